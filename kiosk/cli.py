@@ -1,0 +1,62 @@
+"""The ``kiosk`` command line (DESIGN 3.1).
+
+Each subcommand lives in its own module under ``kiosk/commands/`` and exposes
+``register(subparsers)``, which adds its parser and sets ``func(args) -> int``. Errors a person
+can cause are ``UserError``: one line on stderr, exit 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import pkgutil
+import sys
+import traceback
+from collections.abc import Sequence
+
+import kiosk.commands
+from kiosk import __version__
+from kiosk.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk", description="Self-checkout kiosk: run the kiosk, simulate shoppers, manage devices and data.")
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in sorted(pkgutil.iter_modules(kiosk.commands.__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
+        importlib.import_module(f"kiosk.commands.{module.name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("KIOSK_LOG_LEVEL", "WARNING"), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"kiosk: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line, details only when asked for
+        if os.environ.get("KIOSK_DEBUG"):
+            traceback.print_exc()
+        print(f"kiosk: internal error: {type(exc).__name__}: {exc} (set KIOSK_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

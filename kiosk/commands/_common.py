@@ -1,0 +1,25 @@
+"""Arguments and helpers shared by several subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kiosk.config import Config, load_config
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="kiosk TOML file (default: $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+
+
+def config_from(args: argparse.Namespace, overrides: dict[str, Any] | None = None) -> Config:
+    return load_config(getattr(args, "config", None), overrides)
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object per line, UTF-8 text kept readable."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
+    sys.stdout.flush()
