@@ -158,7 +158,7 @@ class StaffAccount:
     id: str = ""
     name: str = ""
     role: str = choice("attendant", "attendant", "supervisor")
-    pin_sha256: str = ""  # hex sha256 of "{id}:{pin}"
+    pin_hash: str = ""  # "pbkdf2_sha256$ITER$SALT$HEX" of "{id}:{pin}"; make one with `kiosk staff hash-pin`
 
 
 @dataclass(frozen=True)
@@ -244,7 +244,7 @@ def build(cls: type, data: Any, where: str) -> Any:
 
 
 def _convert(hint: Any, f: dataclasses.Field[Any], value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, value, key)
     origin = typing.get_origin(hint)
     if origin is list:
@@ -288,5 +288,5 @@ def to_dict(config: Any) -> dict[str, Any]:
     if mqtt.get("password"):
         mqtt["password"] = "***"
     for account in data.get("staff", {}).get("accounts", []):
-        account["pin_sha256"] = "***"
+        account["pin_hash"] = "***"
     return data

@@ -56,6 +56,9 @@ class Money:
     def __neg__(self) -> Money:
         return Money(-self.fen)
 
+    def __abs__(self) -> Money:
+        return Money(abs(self.fen))
+
     def __mul__(self, qty: int) -> Money:
         if isinstance(qty, bool) or not isinstance(qty, int):
             return NotImplemented

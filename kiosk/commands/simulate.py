@@ -1,0 +1,59 @@
+"""``kiosk simulate SCENARIO``: a scripted session headless on simulated devices and clock."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk.commands._common import add_config_argument, print_json
+from kiosk.errors import ScenarioError
+from kiosk.scenario import load_scenario
+from kiosk.simulator import Simulator, open_database, simulator_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("simulate", help="run a scenario headless on simulated devices",
+                       description="Run a scripted shopper session (DESIGN 3.2 scenario YAML) on simulated "
+                                   "devices and a simulated clock; print its events. Exit 1 if a step fails.")
+    p.add_argument("scenario", help="scenario YAML file (see examples/scenarios/)")
+    p.add_argument("--catalog", metavar="CSV", help="catalog CSV to load (default: the scenario's, else the demo)")
+    p.add_argument("--db", metavar="PATH", help="SQLite database to keep sales in (default: in memory)")
+    add_config_argument(p)
+    p.add_argument("--mqtt", metavar="URL", help="publish presence, health and sales to this broker")
+    p.add_argument("--printer", metavar="URI", help="print receipts to this printer (DESIGN 3.5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per event and line")
+    p.set_defaults(func=run)
+
+
+def human(event: dict[str, Any]) -> str:
+    name = event["event"]
+    rest = {k: v for k, v in event.items() if k != "event"}
+    if name == "sale.completed":
+        lines = "\n".join(f"    {ln['qty']} x {ln['name']:<20} {ln['amount']:>8}" for ln in event["lines"])
+        pays = ", ".join(f"{p['method']} {p['amount']} {p['status']}" for p in event["payments"])
+        return f"sale.completed {event['sale_id']} total {event['total']} {event['currency']}\n{lines}\n    paid: {pays}"
+    return f"{name:<22} " + " ".join(f"{k}={v}" for k, v in rest.items())
+
+
+def run(args: argparse.Namespace) -> int:
+    out = print_json if args.json else (lambda e: print(human(e), flush=True))
+    try:
+        scenario = load_scenario(args.scenario)
+    except ScenarioError as exc:
+        out({"event": "error", "message": str(exc)})
+        return 1
+    config = simulator_config(args.config, scenario)
+    conn = open_database(args.db)
+    catalog = Path(args.catalog) if args.catalog else scenario.catalog
+    sim = Simulator(config, conn, catalog_csv=catalog, on_event=out)
+    if args.printer:
+        from kiosk.peripherals.printer import open_printer  # the receipt printer (issue 4)
+        sim.lane.printer = open_printer(args.printer, config)
+    result = sim.run(scenario)
+    conn.close()
+    if result.error is not None:
+        print(f"kiosk: scenario {args.scenario}: {result.error['message']}", file=sys.stderr)
+        return 1
+    return 0

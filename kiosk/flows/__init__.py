@@ -1,0 +1,1 @@
+"""Pure checkout flows: events in, new state plus effects out. No Kivy, paho, serial or cv2 here."""

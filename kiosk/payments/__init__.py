@@ -1,0 +1,1 @@
+"""Payment providers: Alipay, WeChat Pay, UnionPay, EMVCo MPM, and the simulated wallet."""
