@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -21,5 +22,14 @@ def config_from(args: argparse.Namespace, overrides: dict[str, Any] | None = Non
 
 def print_json(obj: Any) -> None:
     """One JSON object per line, UTF-8 text kept readable."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str) + "\n")
-    sys.stdout.flush()
+    print_line(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def print_line(text: str) -> None:
+    """Print and flush; when the reader has gone (``| head``), stop quietly."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None

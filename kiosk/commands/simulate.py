@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.commands._common import add_config_argument, print_json
+from kiosk.commands._common import add_config_argument, print_json, print_line
 from kiosk.errors import ScenarioError
 from kiosk.scenario import load_scenario
 from kiosk.simulator import Simulator, open_database, simulator_config
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def human(event: dict[str, Any]) -> str:
     name = event["event"]
-    rest = {k: v for k, v in event.items() if k != "event"}
+    rest = {k: v for k, v in event.items() if k not in ("event", "lines")}
     if name == "sale.completed":
         lines = "\n".join(f"    {ln['qty']} x {ln['name']:<20} {ln['amount']:>8}" for ln in event["lines"])
         pays = ", ".join(f"{p['method']} {p['amount']} {p['status']}" for p in event["payments"])
@@ -38,7 +38,7 @@ def human(event: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = print_json if args.json else (lambda e: print(human(e), flush=True))
+    out = print_json if args.json else (lambda e: print_line(human(e)))
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:

@@ -670,9 +670,9 @@ class CheckoutFlow:
         order_id = self.new_id("order")
         pending = PendingPayment(order_id, event.method, total, self.now)
         self._set(mode=Mode.AWAITING_PAYMENT, payment=pending, orders=self.state.orders + (order_id,))
+        self._emit("payment.started", order_id=order_id, method=event.method, amount=str(total))
         subject = f"{self.config.kiosk.store} {self.state.cart.item_count}"
         self._out.append(StartPayment(order_id, event.method, total, subject))
-        self._emit("payment.started", order_id=order_id, method=event.method, amount=str(total))
 
     def _on_CancelPayment(self, event: ev.CancelPayment) -> None:
         s = self.state
