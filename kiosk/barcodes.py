@@ -381,6 +381,7 @@ _NAME_HINTS = {
     "rss14": _Hint.GS1,
     "rssexpanded": _Hint.GS1,
     "gs1datamatrix": _Hint.GS1,
+    "gs1qr": _Hint.GS1,
     "gs1qrcode": _Hint.GS1,
 }
 

@@ -301,7 +301,11 @@ def test_gs1_product(text: str) -> None:
     assert parse_scan(text) == Product("09501101530003", text=text)
 
 
-@pytest.mark.parametrize("symbology", ["DataBar", "DataBarExpanded", "DATABAR_EXP", "GS1-128"])
+@pytest.mark.parametrize(
+    "symbology",
+    # zxing-cpp, pyzbar and kiosk.peripherals.camera names
+    ["DataBar", "DataBarExpanded", "DATABAR_EXP", "GS1-128", "gs1-qr", "databar-exp"],
+)
 def test_gs1_decoder_format_names(symbology: str) -> None:
     for text in ("0109501101530003", "09501101530003", "(01)09501101530003"):
         assert parse_scan(text, symbology=symbology) == Product("09501101530003", text=text)
@@ -778,7 +782,12 @@ def test_describe_keeps_phone_numbers_and_pins_out() -> None:
     revealed = describe(parse_scan("M13800138000"), reveal_private=True)
     assert revealed["member_id"] == "13800138000"
     staff = describe(parse_scan("S0001:2468"), reveal_private=True)
-    assert staff == {"kind": "staff_badge", "staff_id": "S0001", "has_pin": True, "text": "S0001:****"}
+    assert staff == {
+        "kind": "staff_badge",
+        "staff_id": "S0001",
+        "has_pin": True,
+        "text": "S0001:****",
+    }
     misread = describe(parse_scan("S0001:24681357924"))
     assert "24681357924" not in json.dumps(misread)
 
