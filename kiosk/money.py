@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
+MAX_FEN = 10**14  # a trillion yuan: anything larger is a typo or an attack
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -39,6 +40,8 @@ class Money:
         if not value.is_finite():
             raise ValueError(f"not an amount in yuan: {text!r}")
         fen = value * FEN_PER_YUAN
+        if abs(fen) > MAX_FEN:
+            raise ValueError(f"amount is beyond any price a shop charges: {text!r}")
         if fen != fen.to_integral_value():
             raise ValueError(f"amount has more than 2 decimals: {text!r}")
         return cls(int(fen))

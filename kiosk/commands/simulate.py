@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.commands._common import add_config_argument, print_json, print_line
+from kiosk.config import load_config
 from kiosk.errors import ScenarioError
 from kiosk.scenario import load_scenario
 from kiosk.simulator import Simulator, open_database, simulator_config
@@ -39,6 +40,7 @@ def human(event: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     out = print_json if args.json else (lambda e: print_line(human(e)))
+    load_config(args.config)  # a bad config file is the operator's to fix: exit 2 before anything runs
     try:
         scenario = load_scenario(args.scenario)
     except ScenarioError as exc:

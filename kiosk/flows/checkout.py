@@ -596,7 +596,7 @@ class CheckoutFlow:
         if isinstance(member, barcodes.Member):
             member_id = member.member_id
         elif code.isdigit() and len(code) == 11 and code.startswith("1"):
-            member_id = self.config.barcodes.member_prefix + code
+            member_id = code  # the same id a scanned member code carries (without its prefix)
         else:
             self._emit("member.rejected", reason="not_a_member_code")
             return
