@@ -20,6 +20,7 @@ from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from kiosk.barcodes import check_digit, to_gtin14
 from kiosk.db import transaction
@@ -112,11 +113,11 @@ _FIELDS = ("gtin, plu, name_zh, name_en, price_fen, unit, weight_g, weight_tol_g
            "age_min, tax_rate, stock, category")
 
 
-def _item_from_row(row: Sequence[object]) -> Item:
+def _item_from_row(row: Sequence[Any]) -> Item:
     gtin, plu, name_zh, name_en, price_fen, unit, weight_g, tol, tare, age, tax, stock, cat = row
     return Item(gtin=gtin, plu=plu, name_zh=name_zh, name_en=name_en, price=Money(price_fen),
                 unit=Unit(unit), weight_g=weight_g, weight_tol_g=tol, tare_g=tare, age_min=age,
-                tax_rate=Decimal(tax), stock=stock, category=cat)  # type: ignore[arg-type]
+                tax_rate=Decimal(tax), stock=stock, category=cat)
 
 
 def _row_from_item(item: Item) -> tuple[object, ...]:
