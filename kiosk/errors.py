@@ -33,5 +33,5 @@ class DeviceError(KioskError, OSError):
     """A peripheral is missing, unplugged or answering garbage."""
 
 
-class StoreError(KioskError):
-    """The durable store cannot be opened or migrated."""
+class StoreError(UserError):
+    """The durable store cannot be opened, migrated or written (a bad path, a full or damaged disk)."""

@@ -29,13 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kiosk.clock import utc_now
+
 Clock = Callable[[], datetime]
 
 _TOPIC = re.compile(r"^[a-z0-9_-]+(/[a-z0-9_-]+)*$")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def to_utc_iso(moment: datetime) -> str:

@@ -21,10 +21,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from kiosk.clock import utc_now
 from kiosk.db import transaction
 from kiosk.errors import StoreError
 from kiosk.money import Money
-from kiosk.outbox import Clock, Outbox, dump_json, from_utc_iso, to_utc_iso, utc_now
+from kiosk.outbox import Clock, Outbox, dump_json, from_utc_iso, to_utc_iso
 from kiosk.sale import LineKind, Payment, Sale, SaleLine
 
 SALES_TOPIC = "sales"
