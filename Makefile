@@ -37,7 +37,9 @@ lint: setup
 	$(VENV)/bin/ruff check kiosk fleet tests bench
 
 typecheck: setup
-	$(VENV)/bin/mypy kiosk/money.py kiosk/sale.py kiosk/config.py kiosk/flows
+	$(VENV)/bin/mypy kiosk/money.py kiosk/sale.py kiosk/config.py kiosk/flows kiosk/barcodes.py \
+		kiosk/catalog.py kiosk/store.py kiosk/outbox.py kiosk/db.py kiosk/scenario.py kiosk/coupons.py \
+		kiosk/staff.py kiosk/lane.py kiosk/simulator.py
 
 pytest: setup
 	$(PY) -m pytest

@@ -70,3 +70,23 @@ def test_cli_bad_config_exit_2_no_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "gpio.buzzer = 99" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_example_config_loads():
+    from pathlib import Path
+    cfg = load_config(Path(__file__).resolve().parents[1] / "examples" / "kiosk.toml")
+    assert cfg.kiosk.lane == 3 and cfg.security.enabled and cfg.staff.accounts
+
+
+def test_hash_pin_command_round_trip():
+    from kiosk.config import StaffAccount
+    from kiosk.staff import verify_pin
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "staff", "hash-pin", "S0100"], input="8642\n",
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    pin_hash = proc.stdout.split('"')[1]
+    account = StaffAccount(id="S0100", pin_hash=pin_hash)
+    assert verify_pin(account, "8642") and not verify_pin(account, "8643")
+    bad = subprocess.run([sys.executable, "-m", "kiosk", "staff", "hash-pin", "S0100"], input="12\n",
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "4 to 8 digits" in bad.stderr
