@@ -1,0 +1,111 @@
+"""The lane's core thread: events from many threads, one owner of state, effects in order."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from kiosk.catalog import load_demo
+from kiosk.clock import SimClock
+from kiosk.db import connect
+from kiosk.events import DeviceState, Scanned
+from kiosk.flows import events as ev
+from kiosk.lane import Lane
+from kiosk.simulator import simulator_config
+
+
+def make_lane(tmp_path, **overrides):
+    conn = connect(tmp_path / "kiosk.db")
+    load_demo(conn)
+    clock = SimClock()
+    lane = Lane(simulator_config(None, None), conn, clock)
+    seen: list[dict] = []
+    lane.listeners.append(seen.append)
+    return lane, clock, seen, conn
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_events_from_many_threads_are_handled_one_at_a_time(tmp_path):
+    lane, clock, seen, _ = make_lane(tmp_path)
+    lane.start(tick_interval_s=0.05)
+    try:
+        def shopper():
+            for _ in range(50):
+                lane.post(Scanned("6901234567892", source="camera"))
+
+        threads = [threading.Thread(target=shopper) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert wait_for(lambda: lane.flow.state.cart.item_count == 200)
+        assert len(lane.flow.state.cart.lines) == 1
+        assert sum(1 for e in seen if e["event"] in ("item.added", "item.quantity")) == 200
+    finally:
+        lane.stop()
+
+
+def test_core_thread_ticks_drive_timeouts(tmp_path):
+    lane, clock, seen, _ = make_lane(tmp_path)
+    lane.start(tick_interval_s=0.02)
+    try:
+        lane.post(Scanned("6901234567892"))
+        assert wait_for(lambda: any(e["event"] == "item.added" for e in seen))
+        clock.advance(91)  # past "are you still there?" and the abandon time
+        assert wait_for(lambda: any(e["event"] == "idle.prompt" for e in seen))
+        clock.advance(31)
+        assert wait_for(lambda: any(e["event"] == "cart.abandoned" for e in seen))
+    finally:
+        lane.stop()
+    rows = lane.sales.audit(kind="cart.abandoned")
+    assert len(rows) == 1
+
+
+def test_a_sale_that_cannot_be_stored_is_never_announced(tmp_path):
+    lane, clock, seen, conn = make_lane(tmp_path)
+    lane.handle(Scanned("6901234567892"))
+    lane.handle(ev.ChoosePayment("sim"))
+    order = lane.flow.state.payment
+    conn.execute("DROP TABLE payments")  # the disk "fails" under the store
+    lane.handle(ev.PaymentResult(order.order_id, "paid", amount_fen=order.amount.fen))
+    assert not any(e["event"] == "sale.completed" for e in seen)
+    lane.process_pending()
+    assert any(e["event"] == "device.state" and e["device"] == "store" and e["state"] == "fault" for e in seen)
+    assert conn.execute("SELECT count(*) FROM sales").fetchone()[0] == 0
+
+
+def test_a_failing_listener_does_not_stop_the_lane(tmp_path):
+    lane, clock, seen, _ = make_lane(tmp_path)
+
+    def broken(event):
+        raise RuntimeError("screen crashed")
+
+    lane.listeners.insert(0, broken)
+    lane.handle(Scanned("6901234567892"))
+    assert lane.flow.state.cart.item_count == 1 and any(e["event"] == "item.added" for e in seen)
+
+
+def test_device_fault_raises_a_fleet_alert(tmp_path):
+    lane, clock, seen, _ = make_lane(tmp_path)
+    alerts = []
+
+    class Telemetry:
+        def set_alert(self, name, payload):
+            alerts.append((name, payload))
+
+        def notify_outbox(self):
+            pass
+
+    lane.telemetry = Telemetry()
+    lane.handle(DeviceState("printer", "warning", "paper_near_end"))
+    lane.handle(DeviceState("printer", "ok"))
+    assert alerts == [("printer", {"device": "printer", "state": "warning", "reason": "paper_near_end"}),
+                      ("printer", None)]
