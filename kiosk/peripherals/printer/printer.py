@@ -7,8 +7,10 @@
         ...show the e-receipt QR on screen...
 
 Status is asked with DLE EOT 1..4 before and after each job, never during one. Each change of
-health is posted once as ``DeviceState("printer", state, reason)``: ``warning paper_near_end``,
-``fault paper_out | cover_open | offline | no_answer | cutter_error | ...``.
+health is posted once as ``DeviceState("printer", state, reason)``: ``warning paper_near_end``;
+``fault paper_out | cover_open | offline | no_answer | bad_answer | cutter_error | printer_error |
+recoverable_error``; ``warning status_unknown`` for ``file:``/``dummy:``, which cannot answer.
+``print_receipt`` blocks for the write (seconds on a slow serial line).
 """
 
 from __future__ import annotations
