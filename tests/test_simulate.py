@@ -148,3 +148,18 @@ def test_bad_config_is_exit_2_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "scale.protocol" in proc.stderr and "abacus" in proc.stderr and "toledo8217" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_printer_option_prints_real_escpos_bytes(tmp_path):
+    out = tmp_path / "receipt.bin"
+    code, events, stderr = simulate(str(ROOT / "examples/scenarios/14-shift.yaml"), "--printer", f"file:{out}")
+    assert code == 0, stderr
+    data = out.read_bytes()
+    assert data.count(b"\x1d\x56") == names(events).count("receipt.printed") == 3  # one cut per receipt
+    assert "可乐".encode("gb18030") in data and b"\x1c\x26" in data  # Chinese mode, GB18030
+
+
+def test_bad_printer_uri_is_exit_2(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "simulate", str(SCENARIOS[0]), "--printer", "lpt1:"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "lpt1" in proc.stderr and "Traceback" not in proc.stderr

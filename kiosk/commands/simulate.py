@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.commands._common import add_config_argument, print_json, print_line
-from kiosk.config import load_config
-from kiosk.errors import ScenarioError
+from kiosk.config import Config, load_config
+from kiosk.errors import DeviceError, ScenarioError, UserError
+from kiosk.events import Post
+from kiosk.peripherals.printer import JobLog, ReceiptPrinter
 from kiosk.scenario import load_scenario
 from kiosk.simulator import Simulator, open_database, simulator_config
 
@@ -38,6 +40,15 @@ def human(event: dict[str, Any]) -> str:
     return f"{name:<22} " + " ".join(f"{k}={v}" for k, v in rest.items())
 
 
+def receipt_printer(args: argparse.Namespace, config: Config, post: Post) -> ReceiptPrinter:
+    """The printer named by --printer; job ids kept beside --db so a re-run never reprints."""
+    jobs = JobLog(Path(args.db).with_suffix(".printer-jobs.sqlite")) if args.db else JobLog()
+    try:
+        return ReceiptPrinter.from_config(config, uri=args.printer, jobs=jobs, post=post)
+    except DeviceError as exc:
+        raise UserError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     out = print_json if args.json else (lambda e: print_line(human(e)))
     load_config(args.config)  # a bad config file is the operator's to fix: exit 2 before anything runs
@@ -51,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = Path(args.catalog) if args.catalog else scenario.catalog
     sim = Simulator(config, conn, catalog_csv=catalog, on_event=out)
     if args.printer:
-        from kiosk.peripherals.printer import open_printer  # the receipt printer (issue 4)
-        sim.lane.printer = open_printer(args.printer, config)
+        sim.lane.printer = receipt_printer(args, config, sim.lane.post)
     result = sim.run(scenario)
     conn.close()
     if result.error is not None:
