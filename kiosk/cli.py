@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import pkgutil
 import sys
@@ -17,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 import kiosk.commands
-from kiosk import __version__
+from kiosk import __version__, logs
 from kiosk.errors import UserError
 
 
@@ -34,8 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=os.environ.get("KIOSK_LOG_LEVEL", "WARNING"), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from kiosk import logs
 from kiosk.catalog import Catalog
 from kiosk.config import Config
 from kiosk.errors import KioskError
@@ -69,6 +70,7 @@ class Lane:
         self.telemetry: Telemetry | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        logs.context.kiosk_id = config.kiosk.id
         self._run_effects(self.flow.start_effects())
 
     # -- the queue --------------------------------------------------------------------------
@@ -90,6 +92,7 @@ class Lane:
 
     def handle(self, event: object) -> None:
         self._run_effects(self.flow.handle(event))
+        logs.context.sale_id = self.flow.state.sale_id
 
     def start(self, tick_interval_s: float = 0.5) -> None:
         """Run the core on its own thread; a Tick every ``tick_interval_s`` drives the timeouts."""
@@ -143,6 +146,7 @@ class Lane:
                     log.error("sale %s could not be stored: %s", sale.sale_id, exc)
                     self.post(DeviceState("store", "fault", "sale_not_stored"))
                     return False
+                log.info("sale committed total=%s lines=%d", sale.total, len(sale.lines))
                 if self.telemetry is not None:
                     self.telemetry.notify_outbox()
             case fx.RecordEvent(kind, detail, sale_id, staff_id, publish):
