@@ -421,7 +421,9 @@ class MqttClient:
                 else:
                     session.paho.connect(self.settings.address.host, self.settings.address.port,
                                          keepalive=self.settings.keepalive_s)
-            except (OSError, ssl.SSLError) as exc:
+            except Exception as exc:  # OSError/SSLError mostly; anything else must not end the loop
+                if not isinstance(exc, OSError):
+                    log.exception("mqtt connect raised client_id=%s", self.settings.client_id)
                 self._fail(describe_connect_error(exc, self.settings))
                 failures += 1
                 self._backoff(failures)
@@ -604,7 +606,8 @@ class MqttClient:
                    " (if this port expects TLS, use mqtts:// and set mqtt.ca)")
             self._fail(f"broker {self.settings.address} closed the connection before CONNACK: {hint}{tls}")
         if was_ready:
-            log.warning("mqtt disconnected client_id=%s reason=%s", self.settings.client_id, reason)
+            level = logging.INFO if self._stopping.is_set() else logging.WARNING
+            log.log(level, "mqtt disconnected client_id=%s reason=%s", self.settings.client_id, reason)
             if self._on_disconnected:
                 self._on_disconnected(str(reason))
 

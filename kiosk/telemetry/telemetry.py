@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -123,6 +124,7 @@ class Telemetry:
         self._publisher: OutboxPublisher | None = None
         self._started = False
         self._stopped = False
+        self._conn: sqlite3.Connection | None = None
 
     # --- the API ------------------------------------------------------------------------------
 
@@ -131,8 +133,8 @@ class Telemetry:
         if self._started:
             return
         self._started = True
-        conn = connect(self.db_path)  # migrates if needed; the publisher thread's own connection
-        outbox = Outbox(conn, clock=self.clock)
+        self._conn = connect(self.db_path)  # migrates if needed; the publisher thread's own connection
+        outbox = Outbox(self._conn, clock=self.clock)
         self._publisher = OutboxPublisher(
             outbox, self._send_row, kiosk_id=self.kiosk_id, clock=self.clock,
             options=self.options.publisher, on_rejected=self._on_rejected)
@@ -159,7 +161,7 @@ class Telemetry:
         Raises ValueError for a bad name (a-z, 0-9, '_', '-') or a payload that is not JSON.
         """
         message = self.alerts.set(name, payload)
-        if message is not None and self.client.connected:
+        if message is not None:  # offline: a no-op here; the next connection publishes the board
             self._publish(message[0], message[1], retain=True)
 
     def stop(self, drain_timeout_s: float = 10.0) -> int:
@@ -184,6 +186,8 @@ class Telemetry:
         self._jobs.put(("stop", None))
         for thread in self._threads:
             thread.join(5.0)
+        if self._conn is not None and not self._threads[0].is_alive():
+            self._conn.close()
         self.client.stop(final=[(self.topics.status, payloads.OFFLINE, True)], timeout=3.0)
         log.info("telemetry stopped kiosk_id=%s unacknowledged=%d", self.kiosk_id, remaining)
         return remaining

@@ -18,7 +18,7 @@ from kiosk.outbox import Outbox
 from kiosk.store import SaleStore
 from kiosk.telemetry import PublisherOptions, Telemetry, TelemetryOptions
 from kiosk.telemetry.demo import DemoControl, demo_sale
-from tests.telemetry.broker import Mosquitto
+from tests.telemetry.broker import Mosquitto, Pki
 from tests.telemetry.conftest import FleetProbe, kiosk_config, retained, wait_until
 
 K1 = "kiosk/v1/kiosk-0001"
@@ -307,3 +307,24 @@ def test_config_desired_to_reported(broker: Mosquitto, fleet: FleetProbe, make: 
     assert report(None, "refused")["reason"]
     assert control.config_applied == ["security.tolerance_g"]  # the refused ones changed nothing
     assert telemetry.status()["config_version"] == 3
+
+
+# --- transports ----------------------------------------------------------------------------------
+
+def test_telemetry_over_mutual_tls(broker: Mosquitto, pki: Pki, fleet: FleetProbe, make: Factory) -> None:
+    cert, key = pki.client("kiosk-0001")
+    telemetry, control = make(kiosk_config(broker.tls_url, ca=str(pki.ca), cert=str(cert), key=str(key)))
+    assert telemetry.wait_online(5), telemetry.status()["last_error"]
+    assert body(fleet.wait_for(f"{K1}/up/birth"))["kiosk_id"] == "kiosk-0001"
+    assert request(fleet, "lock", '{"by": "ops"}', b"tls")["ok"] and control.locked
+
+
+def test_telemetry_over_mqtt_311_says_denials_are_undetectable(broker: Mosquitto, fleet: FleetProbe,
+                                                                make: Factory) -> None:
+    telemetry, control = make(kiosk_config(broker.url + "?protocol=3.1.1", health_interval_s=1))
+    assert telemetry.wait_online(5)
+    assert telemetry.status()["protocol"] == "3.1.1" and not telemetry.status()["publish_denials_detectable"]
+    assert body(fleet.wait_for(f"{K1}/up/health"))["mqtt"]["publish_denials_detectable"] is False
+    fleet.publish(f"{K1}/down/cmd/lock", '{"by": "ops", "correlation_id": "c-311"}')  # no ResponseTopic
+    reply = body(fleet.wait_for(f"{K1}/up/cmdres/lock"))
+    assert reply["ok"] and reply["correlation_id"] == "c-311" and control.locked
