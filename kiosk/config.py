@@ -151,6 +151,7 @@ class MqttSection:
     health_interval_s: float = bounded(60, 1, 3600)
     session_expiry_s: int = bounded(86400, 0, 4294967295)
     outbox_alert_depth: int = bounded(500, 1, 10_000_000)
+    drain_timeout_s: float = bounded(10, 0, 600)  # on a clean stop, wait this long for the fleet's acks
 
 
 @dataclass(frozen=True)

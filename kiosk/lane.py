@@ -48,6 +48,24 @@ class Telemetry(Protocol):
     def notify_outbox(self) -> None: ...
 
 
+class CoreCall:
+    """A function to run on the core thread (from another thread), with its result handed back."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn()
+        except BaseException as exc:  # handed back to the caller's thread
+            self.error = exc
+        finally:
+            self.done.set()
+
+
 class Lane:
     """The running kiosk core, with its devices and services plugged in by the caller."""
 
@@ -90,7 +108,20 @@ class Lane:
             self.handle(event)
             handled += 1
 
+    def call(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Run ``fn`` on the core thread and return its result (thread-safe, bounded wait)."""
+        job = CoreCall(fn)
+        self.post(job)
+        if not job.done.wait(timeout):
+            raise TimeoutError("the kiosk core did not answer in time")
+        if job.error is not None:
+            raise job.error
+        return job.result
+
     def handle(self, event: object) -> None:
+        if isinstance(event, CoreCall):
+            event.run()
+            return
         self._run_effects(self.flow.handle(event))
         logs.context.sale_id = self.flow.state.sale_id
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections import deque
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s kiosk=%(kiosk_id)s sale=%(sale_id)s %(message)s"
 
@@ -28,6 +29,22 @@ class KioskContext(logging.Filter):
 
 
 context = KioskContext()
+TAIL = 1000
+_tail: deque[str] = deque(maxlen=TAIL)
+
+
+class _TailHandler(logging.Handler):
+    """Keeps the last lines in memory for the fleet's ``log_tail`` command."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _tail.append(self.format(record))
+        except Exception:  # a log line must never take the kiosk down
+            pass
+
+
+def tail(n: int) -> list[str]:
+    return list(_tail)[-n:] if n > 0 else []
 
 
 def configure(level: str | None = None) -> None:
@@ -42,4 +59,8 @@ def configure(level: str | None = None) -> None:
         for old in list(root.handlers):
             root.removeHandler(old)
         root.addHandler(handler)
+        keeper = _TailHandler(logging.INFO)
+        keeper.setFormatter(logging.Formatter(FORMAT))
+        keeper.addFilter(context)
+        root.addHandler(keeper)
     root.setLevel(level or os.environ.get("KIOSK_LOG_LEVEL", "WARNING"))

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.commands._common import add_config_argument, print_json, print_line
 from kiosk.config import Config, load_config
 from kiosk.errors import DeviceError, ScenarioError, UserError
 from kiosk.events import Post
-from kiosk.peripherals.printer import JobLog, ReceiptPrinter
 from kiosk.scenario import load_scenario
 from kiosk.simulator import Simulator, open_database, simulator_config
+
+if TYPE_CHECKING:  # the printer and MQTT stacks load only when asked for
+    from kiosk.peripherals.printer import ReceiptPrinter
+    from kiosk.telemetry import Telemetry
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,11 +47,31 @@ def human(event: dict[str, Any]) -> str:
 
 def receipt_printer(args: argparse.Namespace, config: Config, post: Post) -> ReceiptPrinter:
     """The printer named by --printer; job ids kept beside --db so a re-run never reprints."""
+    from kiosk.peripherals.printer import JobLog, ReceiptPrinter
+
     jobs = JobLog(Path(args.db).with_suffix(".printer-jobs.sqlite")) if args.db else JobLog()
     try:
         return ReceiptPrinter.from_config(config, uri=args.printer, jobs=jobs, post=post)
     except DeviceError as exc:
         raise UserError(str(exc)) from None
+
+
+def start_telemetry(url: str, config: Config, sim: Simulator, db: str) -> Telemetry:
+    """Presence, health and the outbox over MQTT, as a real kiosk would (issue 5)."""
+    from kiosk.control import LaneControl
+    from kiosk.telemetry import Telemetry
+
+    config = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, enabled=True, url=url))
+    lane = sim.lane
+
+    def devices() -> dict[str, Any]:
+        return {name: {"state": state} for name, state in lane.flow.state.devices.items()}
+
+    telemetry = Telemetry(config, db, LaneControl(lane, db), devices)
+    lane.telemetry = telemetry
+    telemetry.start()
+    telemetry.wait_online(5.0)
+    return telemetry
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,13 +83,26 @@ def run(args: argparse.Namespace) -> int:
         out({"event": "error", "message": str(exc)})
         return 1
     config = simulator_config(args.config, scenario)
-    conn = open_database(args.db)
-    catalog = Path(args.catalog) if args.catalog else scenario.catalog
-    sim = Simulator(config, conn, catalog_csv=catalog, on_event=out)
-    if args.printer:
-        sim.lane.printer = receipt_printer(args, config, sim.lane.post)
-    result = sim.run(scenario)
-    conn.close()
+    with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as scratch:
+        db = args.db or (str(Path(scratch) / "kiosk.db") if args.mqtt else None)
+        conn = open_database(db)
+        catalog = Path(args.catalog) if args.catalog else scenario.catalog
+        sim = Simulator(config, conn, catalog_csv=catalog, on_event=out)
+        if args.printer:
+            sim.lane.printer = receipt_printer(args, config, sim.lane.post)
+        telemetry = start_telemetry(args.mqtt, config, sim, db) if args.mqtt and db else None
+        try:
+            result = sim.run(scenario)
+        finally:
+            if telemetry is not None:
+                left = telemetry.stop(drain_timeout_s=config.mqtt.drain_timeout_s)
+                out({"event": "telemetry.stopped", "unacknowledged": left,
+                     "last_error": telemetry.status().get("last_error")})
+                if left:
+                    print(f"kiosk: {left} message(s) not yet acknowledged by the fleet; they stay in "
+                          f"{'the database' if args.db else 'a temporary database (use --db to keep them)'} "
+                          "and are sent by the next run", file=sys.stderr)
+            conn.close()
     if result.error is not None:
         print(f"kiosk: scenario {args.scenario}: {result.error['message']}", file=sys.stderr)
         return 1
