@@ -78,14 +78,16 @@ def run_ui(args: argparse.Namespace) -> int:
     config = simulator_config(args.config, None)
     db = Path(args.db) if args.db else SIM_DB
     conn = open_database(str(db))
+    devices = SimulatedDevices()
     try:
         load_demo(conn)
         lane = Lane(config, conn, utc_now)
         lane.payments = SimulatedWallet()
         lane.printer = _simulated_printer(config, db.parent / "receipts", lane.post)
+        devices.start(config, lane)
         methods = list(config.payments.methods) + ["sim"]
         presenter = Presenter(lane.post, lambda: lane.flow.state, produce=lane.catalog.produce(),
-                              methods=methods, simulate=True)
+                              methods=methods, simulate=True, place_weight=devices.place_produce)
         app = KioskApp(lane, presenter)
         lane.start()
         try:
@@ -93,8 +95,43 @@ def run_ui(args: argparse.Namespace) -> int:
         finally:
             lane.stop()
     finally:
+        devices.close()
         conn.close()
     return 0
+
+
+class SimulatedDevices:
+    """The devices of ``--simulate`` speaking their real protocols: the produce scale (and the
+    bagging scale when security is on) on a pty with pyserial reading it, the lane light, help
+    button and buzzer on gpiozero's mock pins."""
+
+    def __init__(self) -> None:
+        self.scales: list[Any] = []
+        self.gpio: Any = None
+
+    def start(self, config: Any, lane: Any) -> None:
+        from gpiozero.pins.mock import MockFactory
+
+        from kiosk.events import ScaleRole
+        from kiosk.peripherals.gpio import LaneGpio
+        from kiosk.peripherals.scale import open_scale
+
+        self.scales.append(open_scale(config.scale, ScaleRole.PRODUCE, lane.post, simulate=True))
+        if config.security.enabled:
+            self.scales.append(open_scale(config.bagging_scale, ScaleRole.BAGGING, lane.post, simulate=True))
+        self.gpio = LaneGpio.from_config(config.gpio, lane.post, pin_factory=MockFactory())
+        lane.light = self.gpio.light.show
+        lane.sound = self.gpio.buzzer.play
+        log.info("simulated produce scale (%s) on %s", config.scale.protocol, self.scales[0].simulator.path)
+
+    def place_produce(self, grams: int) -> None:
+        self.scales[0].simulator.place(grams)
+
+    def close(self) -> None:
+        for scale in self.scales:
+            scale.close()
+        if self.gpio is not None:
+            self.gpio.close()
 
 
 def _simulated_printer(config: Any, out_dir: Path, post: Any) -> Any:

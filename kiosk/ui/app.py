@@ -331,6 +331,7 @@ class ProduceScreen(KioskScreen):
         self.weight_input.hint_text = view.label("produce.sim_weight_hint")
         self.place.text = view.label("produce.sim_place")
         self.confirm.text = view.label("produce.confirm")
+        self.confirm.disabled = not view.produce_stable
         self.cancel.text = view.label("produce.cancel")
 
 

@@ -81,6 +81,7 @@ class View:
     produce_price: str = ""
     produce_weight: str = ""
     produce_amount: str = ""
+    produce_stable: bool = False  # the scale is still and the weight valid: only then can it be added
     amount_due: str = ""
     methods: tuple[Choice, ...] = ()
     awaiting_title: str = ""
@@ -160,8 +161,10 @@ class Presenter:
     """Maps lane state to a ``View`` and taps to intents. Call it from the UI thread only."""
 
     def __init__(self, post: Callable[[object], None], state: Callable[[], CheckoutState], *,
-                 produce: Sequence[Item] = (), methods: Sequence[str] = (), simulate: bool = False) -> None:
+                 produce: Sequence[Item] = (), methods: Sequence[str] = (), simulate: bool = False,
+                 place_weight: Callable[[int], None] | None = None) -> None:
         self._post = post
+        self._place_weight = place_weight  # the simulated scale's platter (the reading comes back over serial)
         self._state = state
         self._produce = tuple(produce)
         self._methods = tuple(methods)
@@ -250,14 +253,17 @@ class Presenter:
         return Choice(item.plu or "", item.name(lang), t(key, lang, price=money(item.price)))
 
     @staticmethod
-    def _produce_fields(s: CheckoutState, lang: str) -> dict[str, str]:
+    def _produce_fields(s: CheckoutState, lang: str) -> dict[str, Any]:
         item, reading = s.produce_item, s.produce_reading
         assert item is not None
-        out = {"produce_title": t("produce.title", lang, name=item.name(lang)),
+        out: dict[str, Any] = {"produce_title": t("produce.title", lang, name=item.name(lang)),
                "produce_price": t("produce.price", lang, price=money(item.price)),
                "produce_weight": t("produce.no_weight", lang), "produce_amount": ""}
         if reading is not None and reading.weight_g is not None and reading.weight_g > 0:
             out["produce_weight"] = t("produce.weight", lang, kg=kg(reading.weight_g))
+            out["produce_stable"] = reading.stable and reading.status == "ok"
+            if not out["produce_stable"]:
+                out["produce_weight"] += " …"
             net = reading.weight_g - item.tare_g
             if net > 0:
                 out["produce_amount"] = t("produce.amount", lang, amount=money(weighed_amount(item.price, net)))
@@ -288,7 +294,10 @@ class Presenter:
         if grams is None:
             self._say("notice.bad_weight")
             return False
-        self._post(WeightReading(ScaleRole.PRODUCE, grams, True, "ok"))
+        if self._place_weight is not None:
+            self._place_weight(grams)
+        else:
+            self._post(WeightReading(ScaleRole.PRODUCE, grams, True, "ok"))
         return True
 
     def confirm_weight(self) -> None:

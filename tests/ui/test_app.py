@@ -132,6 +132,7 @@ def ui(xvfb, tmp_path_factory):
     window = open_window(display, size=SIZE)
     from kivy.base import runTouchApp
 
+    from kiosk.commands.run import SimulatedDevices
     from kiosk.ui.app import KioskApp
 
     config = simulator_config(None, None)
@@ -145,8 +146,11 @@ def ui(xvfb, tmp_path_factory):
         posted.append(event)
         lane.post(event)
 
+    devices = SimulatedDevices()  # the produce scale on a pty, speaking Toledo 8217; mock GPIO pins
+    devices.start(config, lane)
     presenter = Presenter(post, lambda: lane.flow.state, produce=lane.catalog.produce(),
-                          methods=[*config.payments.methods, "sim"], simulate=True)
+                          methods=[*config.payments.methods, "sim"], simulate=True,
+                          place_weight=devices.place_produce)
     app = KioskApp(lane, presenter)
     lane.start()
     # App.run() without its blocking loop: build, show, on_start, then the input providers.
@@ -157,6 +161,7 @@ def ui(xvfb, tmp_path_factory):
     yield driver
     app._stop()
     lane.stop()
+    devices.close()
     conn.close()
 
 
@@ -230,7 +235,8 @@ def test_a_whole_sale_by_taps(ui):
     ui.until(lambda: ui.screen == "produce", "the produce screen")
     ui.type("produce.weight_input", "0.512")
     ui.tap("produce.place")
-    ui.until(lambda: "0.512" in ui.app.widget("produce.weight").text, "the weight on screen")
+    ui.until(lambda: "0.512" in ui.app.widget("produce.weight").text
+             and not ui.app.widget("produce.confirm").disabled, "the stable weight on screen")
     assert_not_blank(ui.shot("produce-zh"))
     ui.tap("produce.confirm")
     ui.until(lambda: ui.screen == "shopping" and len(ui.cart_rows()) == 2, "the bananas in the cart")
