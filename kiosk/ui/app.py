@@ -491,12 +491,20 @@ class FeedbackScreen(KioskScreen):
                                                       font_size="28sp")) for s in range(1, 6)}
         for button in self.scores.values():
             row.add_widget(button)
-        for w in (self.question, row, Widget(size_hint_y=0.3)):
+        self.receipt_qr = self.reg("receipt_qr", Image(fit_mode="contain", size_hint_y=0.8))
+        self.receipt_qr_text = make_label("16sp", size_hint_y=None, height=dp(24))
+        self._receipt_payload: str | None = None
+        for w in (self.receipt_qr, self.receipt_qr_text, self.question, row, Widget(size_hint_y=0.1)):
             self.box.add_widget(w)
 
     def fill(self, view: View) -> None:
         self.title.text = view.label("app.title")
         self.question.text = view.label("feedback.title")
+        if view.receipt_qr != self._receipt_payload:
+            self._receipt_payload = view.receipt_qr
+            self.receipt_qr.texture = qr_texture(view.receipt_qr) if view.receipt_qr else None
+        self.receipt_qr.opacity = 1 if view.receipt_qr else 0
+        self.receipt_qr_text.text = view.label("receipt.qr_hint") if view.receipt_qr else ""
         for score, button in self.scores.items():
             button.text = view.labels["feedback.score"].format(score=score)
 

@@ -25,6 +25,9 @@ from kiosk.ui.i18n import TABLES, other_language, t
 MAX_WEIGHT_KG = Decimal(1000)
 
 
+RECEIPT_QR_PREFIX = "KR1:"  # as printed on paper receipts (barcodes.receipt_prefix)
+
+
 def money(amount: Money) -> str:
     return amount.display("¥")
 
@@ -87,6 +90,7 @@ class View:
     awaiting_title: str = ""
     awaiting_amount: str = ""
     qr: str | None = None
+    receipt_qr: str | None = None  # shown after the sale when the shopper chose (or got) an e-receipt
     paid: str = ""
     staff_title: str = ""
     staff_prefill: str = ""  # a scanned staff badge waiting for its PIN
@@ -172,6 +176,7 @@ class Presenter:
         self._notice: tuple[str, dict[str, Any]] | None = None
         self._notice_mode: Mode | None = None
         self._qr: dict[str, str] = {}
+        self._receipt_qr: dict[str, str] = {}  # sale id -> the e-receipt QR payload
         self.on_notice: Callable[[], None] | None = None  # the screen wants to know at once
 
     # -- what the lane said -------------------------------------------------------------------
@@ -181,6 +186,8 @@ class Presenter:
         name = event.get("event")
         if name == "payment.qr" and event.get("order_id") and event.get("qr"):
             self._qr = {str(event["order_id"]): str(event["qr"])}
+        elif name == "receipt.qr" and event.get("token"):
+            self._receipt_qr = {str(event.get("sale_id")): RECEIPT_QR_PREFIX + str(event["token"])}
         elif name == "payment.selecting" and event.get("methods"):
             self._methods = tuple(str(m) for m in event["methods"])
         found = notice_for(event)
@@ -232,6 +239,7 @@ class Presenter:
             fields["qr"] = self._qr.get(s.payment.order_id)
         if s.last_sale is not None:
             fields["paid"] = t("receipt.paid", lang, amount=money(s.last_sale.total))
+            fields["receipt_qr"] = self._receipt_qr.get(s.last_sale.sale_id)
         if s.staff_id is not None:
             fields["staff_title"] = t("staff.title", lang, staff=s.staff_id)
         return View(**fields)

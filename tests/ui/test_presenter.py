@@ -284,3 +284,24 @@ def test_the_screen_is_told_about_a_notice_at_once(rig):
     rig.p.on_notice = lambda: calls.append(1)
     rig.p.place_on_scale("x")
     assert calls == [1]
+
+
+def test_e_receipt_qr_follows_the_receipt_choice(rig):
+    from kiosk.events import DeviceState
+    rig.p.scan(COLA)
+    rig.p.choose_payment("sim")
+    rig.p.simulate_wallet("paid")
+    assert rig.view.receipt_qr is None
+    rig.p.choose_receipt("qr")
+    view = rig.view
+    assert view.screen == "feedback"
+    assert view.receipt_qr == "KR1:" + rig.state.last_sale.receipt_token
+    rig.p.give_feedback(4)
+    # printer out of paper: asking for a printed receipt gives the QR instead
+    rig.lane.post(DeviceState("printer", "fault", "paper_out"))
+    rig.p.scan(COLA)
+    rig.p.choose_payment("sim")
+    rig.p.simulate_wallet("paid")
+    rig.p.choose_receipt("print")
+    assert rig.view.receipt_qr == "KR1:" + rig.state.last_sale.receipt_token
+    assert rig.view.notice == "打印机暂不可用，请扫码获取电子小票"
