@@ -20,6 +20,7 @@ from kiosk.errors import CatalogError
 from kiosk.flows.events import RemoteLock
 from kiosk.lane import Lane
 from kiosk.staff import StaffRoster
+from kiosk.telemetry import Telemetry
 from kiosk.telemetry.payloads import PriceChange
 
 # Sections the lane can take over while running; anything else needs a restart.
@@ -91,3 +92,17 @@ class LaneControl:
                 self.lane.flow.roster = StaffRoster(tuple(config.staff.accounts))
         self.lane.call(swap)
         return live
+
+
+def start_telemetry(config: Config, lane: Lane, db_path: str | Path, *, wait_online_s: float = 0.0) -> Telemetry:
+    """Start fleet reporting for ``lane`` (presence, health, outbox, alerts, commands)."""
+
+    def devices() -> dict[str, Any]:
+        return {name: {"state": state} for name, state in lane.flow.state.devices.items()}
+
+    telemetry = Telemetry(config, db_path, LaneControl(lane, db_path), devices)
+    lane.telemetry = telemetry
+    telemetry.start()
+    if wait_online_s:
+        telemetry.wait_online(wait_online_s)
+    return telemetry

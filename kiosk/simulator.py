@@ -26,8 +26,7 @@ from kiosk.payments.simulated import SimulatedWallet
 from kiosk.scenario import Scenario, Step
 
 # The simulator's defaults: simulated wallet offered, bagging security off unless asked for (DESIGN 3.2).
-SIMULATOR_CONFIG: dict[str, Any] = {"payments": {"simulated": True}, "security": {"enabled": False},
-                                    "mqtt": {"enabled": False}}
+SIMULATOR_CONFIG: dict[str, Any] = {"payments": {"simulated": True}, "security": {"enabled": False}}
 STEP_SECONDS = 1.0  # simulated time a shopper takes for one step
 
 

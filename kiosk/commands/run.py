@@ -89,11 +89,17 @@ def run_ui(args: argparse.Namespace) -> int:
         presenter = Presenter(lane.post, lambda: lane.flow.state, produce=lane.catalog.produce(),
                               methods=methods, simulate=True, place_weight=devices.place_produce)
         app = KioskApp(lane, presenter)
+        telemetry = None
+        if config.mqtt.enabled:  # fleet reporting when the config turns it on
+            from kiosk.control import start_telemetry
+            telemetry = start_telemetry(config, lane, db)
         lane.start()
         try:
             app.run()
         finally:
             lane.stop()
+            if telemetry is not None:
+                telemetry.stop(drain_timeout_s=config.mqtt.drain_timeout_s)
     finally:
         devices.close()
         conn.close()

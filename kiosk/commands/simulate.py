@@ -58,20 +58,10 @@ def receipt_printer(args: argparse.Namespace, config: Config, post: Post) -> Rec
 
 def start_telemetry(url: str, config: Config, sim: Simulator, db: str) -> Telemetry:
     """Presence, health and the outbox over MQTT, as a real kiosk would (issue 5)."""
-    from kiosk.control import LaneControl
-    from kiosk.telemetry import Telemetry
+    from kiosk.control import start_telemetry as start
 
     config = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, enabled=True, url=url))
-    lane = sim.lane
-
-    def devices() -> dict[str, Any]:
-        return {name: {"state": state} for name, state in lane.flow.state.devices.items()}
-
-    telemetry = Telemetry(config, db, LaneControl(lane, db), devices)
-    lane.telemetry = telemetry
-    telemetry.start()
-    telemetry.wait_online(5.0)
-    return telemetry
+    return start(config, sim.lane, db, wait_online_s=5.0)
 
 
 def run(args: argparse.Namespace) -> int:
