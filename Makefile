@@ -47,7 +47,10 @@ pytest: setup
 test: lint typecheck pytest
 
 bench: setup
-	$(PY) -m bench
+	$(PY) bench/bench_core.py
+	$(PY) bench/bench_store.py
+	$(PY) bench/bench_outbox.py
+	$(PY) bench/decode/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

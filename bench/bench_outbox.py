@@ -31,6 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from results import write_section  # noqa: E402  (bench/results.py; run as `python bench/NAME.py`)
+
 from kiosk.config import Config, build  # noqa: E402
 from kiosk.db import connect  # noqa: E402
 from kiosk.outbox import Outbox  # noqa: E402
@@ -148,18 +150,7 @@ def health_cost(url: str, work: Path, samples: int) -> tuple[float, float, int]:
 
 
 def write_results(section: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == HEADING), None)
-    if start is None:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = "".join(lines[end:])
-        text = "".join(lines[:start]) + section + ("\n" + rest if rest else "")
-    tmp = RESULTS.with_suffix(".md.outbox-tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, RESULTS)
+    write_section(HEADING, section)
 
 
 def main() -> int:
