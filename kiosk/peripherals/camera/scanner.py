@@ -1,0 +1,164 @@
+"""The camera as a scanner: capture thread -> decode thread -> ``Scanned`` events.
+
+``CameraScanner`` owns a ``FrameCapture`` and one decoding thread. The decoding thread always
+takes the newest frame (frames that arrived while it was busy are skipped, never queued), runs
+the ``Decoder``, feeds the ``Acceptor`` with the frame's capture time, and posts
+``Scanned(text, "camera", symbology)`` for every accepted code and ``DeviceState("camera", ...)``
+when the camera comes, goes or stops sending frames. It never touches the UI: the UI pulls a
+``Preview`` when it wants one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from kiosk.config import BarcodesSection, CameraSection
+from kiosk.events import DeviceState, Post, Scanned
+from kiosk.peripherals.camera.acceptor import Accepted, Acceptor
+from kiosk.peripherals.camera.capture import Frame, FrameCapture, FrameSource, OpenCVSource
+from kiosk.peripherals.camera.decoder import Code, Decoder
+from kiosk.peripherals.camera.preview import Preview, make_preview
+
+log = logging.getLogger("kiosk.camera")
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """One decoded frame, as kept for the preview and for ``on_decoded`` listeners."""
+
+    frame: Frame
+    codes: tuple[Code, ...]
+    accepted: tuple[Accepted, ...]
+    done: frozenset[str]  # values in this frame already accepted (now or earlier, still in view)
+    ms: float
+
+
+class CameraScanner:
+    """Capture + decode + accept; ``start()``, then ``close()`` (or use it as a context manager)."""
+
+    def __init__(self, source: FrameSource, post: Post, *, consensus_frames: int = 2,
+                 rescan_gap_s: float = 1.0, no_frame_alert_s: float = 5.0,
+                 barcodes: BarcodesSection | None = None, decoder: Decoder | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 on_decoded: Callable[[Decoded], None] | None = None) -> None:
+        self.post = post
+        self.capture = FrameCapture(source, no_frame_alert_s=no_frame_alert_s, on_state=self._device_state,
+                                    clock=clock)
+        self.decoder = decoder or Decoder()
+        self.acceptor = Acceptor(consensus_frames, rescan_gap_s, settings=barcodes)
+        self.on_decoded = on_decoded
+        self.frames_decoded = 0
+        self.frames_skipped = 0
+        self.decode_ms = 0.0  # moving average
+        self._last: Decoded | None = None
+        self._reset = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def from_config(cls, section: CameraSection, post: Post, *, barcodes: BarcodesSection | None = None,
+                    source: FrameSource | None = None, **options) -> CameraScanner:
+        """The configured camera (``section.device``: an index, a /dev/video path or a video file)."""
+        if source is None:
+            source = OpenCVSource(section.device, section.width, section.height, section.fps)
+        return cls(source, post, consensus_frames=section.consensus_frames, rescan_gap_s=section.rescan_gap_s,
+                   no_frame_alert_s=section.no_frame_alert_s, barcodes=barcodes, **options)
+
+    # ------------------------------------------------------------------ life
+
+    def start(self) -> CameraScanner:
+        if self._thread is None:
+            self.capture.start()
+            self._thread = threading.Thread(target=self._run, name="camera-decode", daemon=True)
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self.capture.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def __enter__(self) -> CameraScanner:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ for the UI and health
+
+    def preview(self, width: int = 320, rgb: bool = False) -> Preview | None:
+        """The newest decoded frame, downscaled, with its codes outlined; None before the first.
+
+        Call it from the UI thread at the UI's own rate (10-15 per second is plenty)."""
+        with self._lock:
+            last = self._last
+        if last is None:
+            return None
+        return make_preview(last.frame.image, last.codes, width=width, accepted=last.done, seq=last.frame.seq,
+                            ts=last.frame.ts, rgb=rgb)
+
+    def health(self) -> dict[str, object]:
+        out = self.capture.health()
+        out.update(decode_ms=round(self.decode_ms, 2), frames_decoded=self.frames_decoded,
+                   frames_skipped=self.frames_skipped)
+        return out
+
+    # ------------------------------------------------------------------ threads
+
+    def _device_state(self, state: str, reason: str) -> None:
+        if state == "ok":
+            self._reset = True  # what was in view before a gap is not evidence now
+        self.post(DeviceState("camera", state, reason))
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            frame = self.capture.wait_next(seq, timeout=0.25)
+            if frame is None:
+                if self.capture.ended:
+                    return
+                continue
+            if seq and frame.seq > seq + 1:
+                self.frames_skipped += frame.seq - seq - 1
+            seq = frame.seq
+            self._decode(frame)
+
+    def _decode(self, frame: Frame) -> None:
+        start = time.perf_counter()
+        try:
+            codes = self.decoder.decode(frame.image)
+        except Exception:  # a decoder bug costs a frame, never the camera
+            log.exception("decoding a camera frame failed")
+            return
+        if self._reset:
+            self._reset = False
+            self.acceptor.reset()
+        accepted = self.acceptor.observe(codes, frame.ts)
+        for item in accepted:
+            log.info("camera scan accepted: %s %s", item.symbology, _loggable(item.text))
+            self.post(Scanned(item.text, source="camera", symbology=item.symbology))
+        ms = (time.perf_counter() - start) * 1000
+        self.frames_decoded += 1
+        self.decode_ms = ms if self.frames_decoded == 1 else 0.9 * self.decode_ms + 0.1 * ms
+        done = frozenset(c.text for c in codes if self.acceptor.is_accepted(c.text))
+        decoded = Decoded(frame, tuple(codes), tuple(accepted), done, ms)
+        with self._lock:
+            self._last = decoded
+        if self.on_decoded is not None:
+            self.on_decoded(decoded)
+
+
+def _loggable(text: str) -> str:
+    """Product numbers are fine in logs; member and staff codes may hold phone numbers or PINs."""
+    return text if text[:1].isdigit() or text.startswith("(") else text[:2] + "***"
