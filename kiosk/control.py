@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,19 @@ class LaneControl:
         return live
 
 
-def start_telemetry(config: Config, lane: Lane, db_path: str | Path, *, wait_online_s: float = 0.0) -> Telemetry:
-    """Start fleet reporting for ``lane`` (presence, health, outbox, alerts, commands)."""
+def start_telemetry(config: Config, lane: Lane, db_path: str | Path, *, wait_online_s: float = 0.0,
+                    devices: Callable[[], dict[str, Any]] | None = None) -> Telemetry:
+    """Start fleet reporting for ``lane`` (presence, health, outbox, alerts, commands).
 
-    def devices() -> dict[str, Any]:
-        return {name: {"state": state} for name, state in lane.flow.state.devices.items()}
+    ``devices`` adds per-device detail (camera fps, frame age ...) to the states the lane knows."""
 
-    telemetry = Telemetry(config, db_path, LaneControl(lane, db_path), devices)
+    def device_health() -> dict[str, Any]:
+        out: dict[str, Any] = {name: {"state": state} for name, state in lane.flow.state.devices.items()}
+        for name, detail in (devices() if devices is not None else {}).items():
+            out[name] = {**out.get(name, {}), **detail}
+        return out
+
+    telemetry = Telemetry(config, db_path, LaneControl(lane, db_path), device_health)
     lane.telemetry = telemetry
     telemetry.start()
     if wait_online_s:

@@ -84,6 +84,7 @@ class Lane:
         self.printer: Printer | None = None
         self.payments: Payments | None = None
         self.light: Callable[[str], None] | None = None
+        self.light_pattern = "off"  # the last pattern the flow asked for (a light plugged in later shows it)
         self.sound: Callable[[str], None] | None = None
         self.telemetry: Telemetry | None = None
         self._stop = threading.Event()
@@ -207,6 +208,7 @@ class Lane:
                         log.warning("receipt %s not printed: %s", job_id, exc)
                         self.post(DeviceState("printer", "fault", "print_failed"))
             case fx.SetLight(pattern):
+                self.light_pattern = pattern
                 if self.light is not None:
                     self.light(pattern)
             case fx.Sound(kind):

@@ -1,10 +1,15 @@
 """``kiosk run``: the kiosk UI, full screen on the Pi and a window on a desktop.
 
-With ``--simulate`` every device is simulated on this computer: a text box is the barcode
-scanner, a weight entry is the produce scale, the simulated wallet answers payments, the demo
-catalog is loaded and receipts go to ``receipts/`` beside the database. With no screen to draw
-on (see ``kiosk.ui.display``) it says so in one line and runs the example scenario headless
-instead, printing its events and the receipt. Real devices come in later issues.
+Without ``--simulate`` the devices come from the configuration (``kiosk.devices.KioskDevices``:
+camera, HID scanner, scales, printer, GPIO). Until real payment providers exist a lane runs only
+with ``[payments] simulated = true``; it says so otherwise. With no screen it exits 1, so systemd
+restarts it rather than leaving a kiosk running blind.
+
+With ``--simulate`` every device is simulated on this computer (``SimulatedDevices``): a text box
+is the barcode scanner, a weight entry puts weight on a simulated scale read over a pty, the
+simulated wallet answers payments, the demo catalog is loaded and receipts go to ``receipts/``
+beside the database. With no screen it says so in one line and runs the example scenario headless
+instead, printing its events and the receipt.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
-from kiosk.commands._common import add_config_argument, print_line
+from kiosk.commands._common import add_config_argument, config_from, print_line
 from kiosk.commands.simulate import human
+from kiosk.config import Config
+from kiosk.errors import UserError
 from kiosk.sale import Sale
+from kiosk.simulator import simulator_config
 
 log = logging.getLogger("kiosk.run")
 
@@ -42,12 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.simulate:
-        print("kiosk: error: real-device mode is not wired yet (camera, scales, printer and payment "
-              "providers come in later issues); use `kiosk run --simulate`", file=sys.stderr)
-        return 2
     if args.headless_demo:
         return headless_demo(args, Path(args.headless_demo))
+    config = simulator_config(args.config, None) if args.simulate else config_from(args)
+    if not args.simulate:
+        preflight(config)
     from kiosk.ui.display import detect
 
     display = detect(os.environ)
@@ -60,39 +66,66 @@ def run(args: argparse.Namespace) -> int:
         except NoWindow as exc:
             reason = str(exc)
         else:
-            return run_ui(args)
+            return run_ui(args, config)
+    if not args.simulate:
+        # A kiosk with no screen is no use to a shopper: exit so systemd restarts us (DESIGN 6).
+        print(f"kiosk: error: no display ({reason}); the kiosk UI needs a screen", file=sys.stderr)
+        return 1
     print(f"kiosk: no display: running the headless demo instead ({reason})", file=sys.stderr)
     return headless_demo(args, DEMO_SCENARIO)
 
 
-def run_ui(args: argparse.Namespace) -> int:
-    """The window is open: start the lane on its core thread and the Kivy app on this one."""
+def preflight(config: Config) -> None:
+    """What a real lane needs before it opens: a way to take payment and a catalog."""
+    from kiosk.catalog import Catalog
+    from kiosk.db import connect
+
+    if not config.payments.simulated:
+        raise UserError("no payment provider is built yet (Alipay, WeChat Pay, UnionPay and EMVCo come with "
+                        "the payments work); set [payments] simulated = true to run a lane with the "
+                        "simulated wallet, or use `kiosk run --simulate`")
+    conn = connect(config.db_path)
+    try:
+        if Catalog(conn).count() == 0:
+            raise UserError(f"the catalog in {config.db_path} is empty; import one with "
+                            f"`kiosk catalog import FILE.csv --db {config.db_path}`")
+    finally:
+        conn.close()
+
+
+def run_ui(args: argparse.Namespace, config: Config) -> int:
+    """The window is open: start the devices, the lane on its core thread and the Kivy app on this one."""
     from kiosk.catalog import load_demo
     from kiosk.clock import utc_now
+    from kiosk.devices import Devices, KioskDevices, SimulatedDevices
     from kiosk.lane import Lane
     from kiosk.payments.simulated import SimulatedWallet
-    from kiosk.simulator import open_database, simulator_config
+    from kiosk.simulator import open_database
     from kiosk.ui.app import KioskApp
     from kiosk.ui.presenter import Presenter
 
-    config = simulator_config(args.config, None)
-    db = Path(args.db) if args.db else SIM_DB
+    db = (Path(args.db) if args.db else SIM_DB) if args.simulate else (Path(args.db) if args.db else config.db_path)
     conn = open_database(str(db))
-    devices = SimulatedDevices()
+    devices: Devices | None = None
     try:
-        load_demo(conn)
+        if args.simulate:
+            load_demo(conn)
         lane = Lane(config, conn, utc_now)
-        lane.payments = SimulatedWallet()
-        lane.printer = _simulated_printer(config, db.parent / "receipts", lane.post)
-        devices.start(config, lane)
+        lane.payments = SimulatedWallet()  # the only provider until the payments work lands
+        place_weight = None
+        if args.simulate:
+            simulated = SimulatedDevices().start(config, lane, receipts_dir=db.parent / "receipts")
+            devices, place_weight = simulated, simulated.place_produce
+        else:
+            devices = KioskDevices().start(config, lane)
         methods = list(config.payments.methods) + ["sim"]
         presenter = Presenter(lane.post, lambda: lane.flow.state, produce=lane.catalog.produce(),
-                              methods=methods, simulate=True, place_weight=devices.place_produce)
+                              methods=methods, simulate=True, place_weight=place_weight)
         app = KioskApp(lane, presenter)
         telemetry = None
         if config.mqtt.enabled:  # fleet reporting when the config turns it on
             from kiosk.control import start_telemetry
-            telemetry = start_telemetry(config, lane, db)
+            telemetry = start_telemetry(config, lane, db, devices=devices.health)
         lane.start()
         try:
             app.run()
@@ -101,55 +134,10 @@ def run_ui(args: argparse.Namespace) -> int:
             if telemetry is not None:
                 telemetry.stop(drain_timeout_s=config.mqtt.drain_timeout_s)
     finally:
-        devices.close()
+        if devices is not None:
+            devices.close()
         conn.close()
     return 0
-
-
-class SimulatedDevices:
-    """The devices of ``--simulate`` speaking their real protocols: the produce scale (and the
-    bagging scale when security is on) on a pty with pyserial reading it, the lane light, help
-    button and buzzer on gpiozero's mock pins."""
-
-    def __init__(self) -> None:
-        self.scales: list[Any] = []
-        self.gpio: Any = None
-
-    def start(self, config: Any, lane: Any) -> None:
-        from gpiozero.pins.mock import MockFactory
-
-        from kiosk.events import ScaleRole
-        from kiosk.peripherals.gpio import LaneGpio
-        from kiosk.peripherals.scale import open_scale
-
-        self.scales.append(open_scale(config.scale, ScaleRole.PRODUCE, lane.post, simulate=True))
-        if config.security.enabled:
-            self.scales.append(open_scale(config.bagging_scale, ScaleRole.BAGGING, lane.post, simulate=True))
-        self.gpio = LaneGpio.from_config(config.gpio, lane.post, pin_factory=MockFactory())
-        lane.light = self.gpio.light.show
-        lane.sound = self.gpio.buzzer.play
-        log.info("simulated produce scale (%s) on %s", config.scale.protocol, self.scales[0].simulator.path)
-
-    def place_produce(self, grams: int) -> None:
-        self.scales[0].simulator.place(grams)
-
-    def close(self) -> None:
-        for scale in self.scales:
-            scale.close()
-        if self.gpio is not None:
-            self.gpio.close()
-
-
-def _simulated_printer(config: Any, out_dir: Path, post: Any) -> Any:
-    from kiosk.peripherals.printer import ReceiptPrinter
-
-    try:
-        printer = ReceiptPrinter.simulated(config, out_dir, post=post)
-    except OSError as exc:
-        log.warning("simulated printer unavailable (%s): receipts will not be kept", exc)
-        return None
-    log.info("simulated receipts go to %s", out_dir)
-    return printer
 
 
 class _ReceiptCollector:

@@ -132,7 +132,7 @@ def ui(xvfb, tmp_path_factory):
     window = open_window(display, size=SIZE)
     from kivy.base import runTouchApp
 
-    from kiosk.commands.run import SimulatedDevices
+    from kiosk.devices import SimulatedDevices
     from kiosk.ui.app import KioskApp
 
     config = simulator_config(None, None)

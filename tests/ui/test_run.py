@@ -23,12 +23,24 @@ def kiosk(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess
                           cwd=tmp_path, env=clean, timeout=120)
 
 
-def test_without_simulate_it_says_real_devices_are_not_wired_yet(tmp_path):
+def test_a_real_lane_needs_a_payment_provider(tmp_path):
     proc = kiosk(tmp_path=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1
-    assert "real-device mode is not wired yet" in proc.stderr and "--simulate" in proc.stderr
+    assert "no payment provider is built yet" in proc.stderr and "simulated = true" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_real_lane_needs_a_catalog_and_a_screen(tmp_path):
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[payments]\nsimulated = true\n', encoding="utf-8")
+    proc = kiosk("--config", str(config), tmp_path=tmp_path)
+    assert proc.returncode == 2 and "catalog" in proc.stderr and "kiosk catalog import" in proc.stderr
+    subprocess.run([sys.executable, "-m", "kiosk", "catalog", "import", str(ROOT / "examples/catalog.csv"),
+                    "--config", str(config)], check=True, capture_output=True, cwd=ROOT)
+    proc = kiosk("--config", str(config), tmp_path=tmp_path)
+    assert proc.returncode == 1, "no screen: exit so systemd restarts the kiosk, never run without a window"
+    assert "no display" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_no_display_runs_the_plain_basket_headless_with_its_receipt(tmp_path):
