@@ -20,21 +20,28 @@ from kiosk import __version__, logs
 from kiosk.errors import UserError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(kiosk.commands.__path__) if not m.name.startswith("_"))
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; when ``argv`` names a command only that command's module is imported, so
+    `kiosk simulate` does not pay for OpenCV, python-escpos or paho it never uses."""
     parser = argparse.ArgumentParser(
         prog="kiosk", description="Self-checkout kiosk: run the kiosk, simulate shoppers, manage devices and data.")
     parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in sorted(pkgutil.iter_modules(kiosk.commands.__path__), key=lambda m: m.name):
-        if module.name.startswith("_"):
-            continue
-        importlib.import_module(f"kiosk.commands.{module.name}").register(sub)
+    names = command_names()
+    wanted = [argv[0]] if argv and argv[0] in names else names
+    for name in wanted:
+        importlib.import_module(f"kiosk.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     logs.configure()
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
