@@ -475,11 +475,15 @@ def build_stream(path: Path, seed: int, shoppers: int = 40, fps: int = 30) -> di
         start = len(frames)
         for _ in range(repeats):
             slide_start = len(frames)
-            _slide(writer, frames, rng, idle, pack, label, mask, corners, key, tags, hold)
+            hold_start = _slide(writer, frames, rng, idle, pack, label, mask, corners, key, tags, hold)
             full = [i for i in range(slide_start, len(frames)) if frames[i]]
-            if full:
-                slides.append({"key": key, "format": fmt, "start": slide_start, "end": len(frames) - 1,
-                               "first_full": full[0], "last_full": full[-1], "tags": sorted(tags)})
+            # a big code can be read with its bars cut at the top or bottom of the picture: every
+            # slide counts; the latency clock starts when the whole symbol is in view (or, if it
+            # never is, when the pack stops moving)
+            held = slide_start + int(hold_start[0])
+            slides.append({"key": key, "format": fmt, "start": slide_start, "end": len(frames) - 1,
+                           "first_full": full[0] if full else held, "last_full": full[-1] if full else held,
+                           "whole_in_view": bool(full), "tags": sorted(tags)})
             for _ in range(int(rng.integers(int(1.6 * fps), int(2.2 * fps))) if repeats > 1 else 0):
                 writer.write(_jitter(idle_u8, rng))
                 frames.append([])
@@ -498,8 +502,9 @@ def _jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img.astype(np.int16) + rng.normal(0, 2.5, img.shape).astype(np.int16), 0, 255).astype(np.uint8)
 
 
-def _slide(writer, frames, rng, idle, pack, label, mask, corners, key, tags, hold):
-    """Move the pack (with its label) in from an edge, hold it, move it out."""
+def _slide(writer, frames, rng, idle, pack, label, mask, corners, key, tags, hold) -> tuple[int]:
+    """Move the pack (with its label) in from an edge, hold it, move it out. Returns the frame
+    (counted from the slide's first) where it stops moving."""
     lh, lw = label.shape[:2]
     angle = rng.uniform(0, 360) if "rotated" in tags else rng.normal(0, 10)
     steps_in, steps_out = int(rng.integers(4, 9)), int(rng.integers(4, 9))
@@ -556,6 +561,7 @@ def _slide(writer, frames, rng, idle, pack, label, mask, corners, key, tags, hol
         frame = frame + rng.normal(0, 2.5 / max(light, 0.5), frame.shape)
         writer.write(np.clip(frame, 0, 255).astype(np.uint8))
         frames.append([key] if inside else [])
+    return (steps_in,)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,16 +34,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from kiosk.peripherals.camera import CameraScanner, OpenCVSource
+    from kiosk.peripherals.camera import CameraScanner
 
     config = config_from(args)
     section = config.camera
     if args.device:
         section = dataclasses.replace(section, device=args.device)
     events: queue.Queue[object] = queue.Queue()
-    is_camera = section.device.isdigit() or section.device.startswith("/dev/")
-    source = OpenCVSource(section.device, section.width, section.height, section.fps, pace=not is_camera)
-    camera = CameraScanner.from_config(section, events.put, barcodes=config.barcodes, source=source)
+    camera = CameraScanner.from_config(section, events.put, barcodes=config.barcodes)
     started = time.monotonic()
     next_status = started + 1.0
     seen_frame = False

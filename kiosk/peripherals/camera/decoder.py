@@ -1,20 +1,27 @@
 """The kiosk's barcode pipeline: one frame in, the codes in it out.
 
-Chosen by measurement on the evaluation set in ``bench/decode`` (see bench/RESULTS.md):
+Chosen by measurement on the evaluation set in ``bench/decode`` (bench/RESULTS.md has the
+numbers and the ablations):
 
-1. zxing-cpp on the whole frame, restricted to retail formats, with its own 90-degree and
-   downscale searches (the cheapest full-frame reader, and the best on QR).
-2. Regions that look like bars (``regions.find_regions``) and are not already explained by a
-   code read in step 1 are cut out of the full-resolution frame, turned so the bars stand
-   upright and enlarged so a module is about three pixels wide, then read by zbar, then by
-   zxing-cpp. This is what reads small, tilted and rotated codes and codes beside others.
-3. Only for regions still unread (the hard frames, so the median frame never pays for it):
-   contrast-stretched and row-averaged variants of the crop (averaging along the bars is a
-   laser scanner's trick: it washes out noise, glare spots and print voids).
+1. zxing-cpp on the whole frame, restricted to retail formats, without its 90-degree and
+   downscale searches (the region pass below covers every angle; the searches cost a third of
+   the time and read nothing more). The cheapest full-frame reader, and the best on QR.
+2. Regions that look like bars (``regions.find_regions``) and are not explained by a code read
+   in step 1 are cut out of the full-resolution frame, turned so the bars stand upright and
+   enlarged so a module is about three pixels wide, and read by zxing-cpp. This is what reads
+   small, tilted and rotated codes and codes beside other codes. Small square busy patches
+   (small QR codes) are enlarged twice and read by zxing-cpp.
+3. Only for bar regions still unread (the hard frames; the median frame never pays for it):
+   a sharpened crop for zxing-cpp (blur), a local-contrast crop (CLAHE: glare, shadow, faded
+   print) and the plain crop for zbar, which reads some of what zxing-cpp cannot.
+4. Guards against misreads: zbar values seen on fewer than 3 scan lines are dropped (every zbar
+   misread measured had 1 or 2), a UPC-E or EAN-8 with bars where its quiet zone should be is
+   half of a longer symbol, and two values at one place cancel out.
 
-Every code is normalised to the kiosk's form (``engines``), and one code read twice (by two
-passes or two engines) is reported once. A ``Decoder`` holds native decoder state and is used
-by one thread at a time; ``kiosk decode`` and the camera use exactly this class.
+zbar over the whole frame (pyzbar's usual use) is available (``Pipeline(full_zbar=True)``) but
+off: it costs 3-7 ms a frame for about 1% more reads. Every code is normalised to the kiosk's
+form (``engines``); a code read twice is reported once. A ``Decoder`` holds native decoder
+state and is used by one thread at a time; ``kiosk decode`` and the camera use exactly this class.
 """
 
 from __future__ import annotations
@@ -36,13 +43,13 @@ class Pipeline:
     """The knobs of the pipeline; the defaults are the measured choice."""
 
     full_zxing: bool = True
-    full_zxing_rotate: bool = True
-    full_zxing_downscale: bool = True
+    full_zxing_rotate: bool = False
+    full_zxing_downscale: bool = False
     full_zbar: bool = False  # zbar over the whole frame: 3-7 ms, and the region pass reads more
     full_zbar_density: int = 2
     regions: bool = True
     region_settings: RegionSettings = field(default_factory=RegionSettings)
-    region_zbar: bool = True
+    region_zbar: bool = False  # zbar first on every crop: no more reads than zxing-cpp alone there
     region_zxing: bool = True
     target_module_px: float = 3.0  # enlarge region crops until a module is about this wide
     max_scale: float = 3.0
@@ -54,7 +61,7 @@ class Pipeline:
     hard_min_edges: int = 16  # regions still unread get the hard steps if they look like bars
     # (scale, variant, engine) tried in order on unread regions until one reads
     hard_steps: tuple[tuple[float, str, str], ...] = (
-        (3.0, "sharpen", "zxing"), (3.0, "clahe", "zbar"), (2.0, "rows", "zbar"))
+        (3.0, "sharpen", "zxing"), (3.0, "clahe", "zbar"), (2.0, "plain", "zbar"))
 
 
 def to_gray(frame: np.ndarray) -> np.ndarray:
@@ -189,11 +196,7 @@ class Decoder:
             return cv2.addWeighted(crop, 3.5, blurred, -2.5, 0)
         if name == "clahe":  # local contrast: glare, shadows, faded print
             return self._clahe.apply(crop)
-        if name == "rows":  # average along the bars
-            return _row_average(cv2.normalize(crop, None, 0, 255, cv2.NORM_MINMAX))
-        if name == "otsu":
-            return cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
-        return crop
+        return crop  # "plain"
 
 
 class _Found:
@@ -247,8 +250,8 @@ def _drop_partial_reads(codes: list[Code], regions: list[Region], gray: np.ndarr
         if code.symbology in SHORT:
             if any(o.symbology not in SHORT for o in rivals):
                 continue
-            region = next((r for r in regions if r.kind == "bars" and r.contains(cx, cy)), None)
-            if gray is not None and region is not None and _bars_past_ends(gray, code, region):
+            angle = _reading_angle(code, regions)
+            if gray is not None and angle is not None and _bars_past_ends(gray, code, angle):
                 continue
         if any(o.symbology == code.symbology or (o.symbology in SHORT) == (code.symbology in SHORT)
                for o in rivals):
@@ -265,9 +268,23 @@ def _inside(code: Code, x: float, y: float) -> bool:
     return cv2.pointPolygonTest(hull, (float(x), float(y)), True) >= -4.0
 
 
-def _bars_past_ends(gray: np.ndarray, code: Code, region: Region) -> bool:
+def _reading_angle(code: Code, regions: list[Region]) -> float | None:
+    """The direction a 1D code is read in (degrees): its bar region's, or zxing-cpp's scan line
+    (its outline runs from the start to the end of the symbol)."""
+    cx, cy = _centre(code)
+    region = next((r for r in regions if r.kind == "bars" and r.contains(cx, cy)), None)
+    if region is not None:
+        return region.angle
+    if code.engine == "zxing" and len(code.polygon) >= 2:
+        (x0, y0), (x1, y1) = code.polygon[0], code.polygon[1]
+        if (x1 - x0) or (y1 - y0):
+            return float(np.degrees(np.arctan2(y1 - y0, x1 - x0)))
+    return None
+
+
+def _bars_past_ends(gray: np.ndarray, code: Code, angle: float) -> bool:
     """True when the quiet zone on either side of a short 1D code holds bars."""
-    a = np.radians(region.angle)
+    a = np.radians(angle)
     pts = np.asarray(code.polygon, np.float64)
     u = pts[:, 0] * np.cos(a) + pts[:, 1] * np.sin(a)
     length = float(u.max() - u.min())
@@ -276,8 +293,7 @@ def _bars_past_ends(gray: np.ndarray, code: Code, region: Region) -> bool:
     modules = 51 if code.symbology == "upce" else 67
     module = length / modules
     cx, cy = _centre(code)
-    span = Region(cx, cy, length + 16 * module, max(6.0, min(region.height, length) * 0.5), region.angle,
-                  "bars", 0.0)
+    span = Region(cx, cy, length + 16 * module, max(6.0, length * 0.3), angle, "bars", 0.0)
     crop, _ = straighten(gray, span, 1.0, margin=0.0, pad=0.0)
     profile = crop.mean(axis=0)
     diff = np.abs(np.diff(profile))
@@ -308,18 +324,3 @@ def _bar_edges(gray: np.ndarray, region: Region) -> tuple[int, float | None]:
     if edges < 8:
         return edges, None
     return edges, region.length / (edges * 1.7)
-
-
-def _row_average(crop: np.ndarray, bands: int = 3) -> np.ndarray:
-    """Average along the bars in a few horizontal bands: a clean scan line per band."""
-    h = crop.shape[0]
-    rows = []
-    for i in range(bands):
-        band = crop[i * h // bands:(i + 1) * h // bands]
-        if band.size:
-            line = band.mean(axis=0, dtype=np.float32)
-            rows.append(np.repeat(line[None, :], 12, axis=0))
-    out = np.vstack(rows)
-    return cv2.normalize(out, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-
-
