@@ -23,10 +23,13 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kiosk import barcodes
 from kiosk.config import BarcodesSection
-from kiosk.peripherals.camera.engines import Code
+
+if TYPE_CHECKING:  # only its attributes are used: the HID scanner imports this module without cv2
+    from kiosk.peripherals.camera.engines import Code
 
 MAX_TEXT = barcodes.MAX_SCAN_CHARS
 _CONTROL = re.compile(r"[\x00-\x1c\x1e\x1f\x7f-\x9f]")  # everything but GS (0x1d)
