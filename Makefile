@@ -39,7 +39,8 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy kiosk/money.py kiosk/sale.py kiosk/config.py kiosk/flows kiosk/barcodes.py \
 		kiosk/catalog.py kiosk/store.py kiosk/outbox.py kiosk/db.py kiosk/scenario.py kiosk/coupons.py \
-		kiosk/staff.py kiosk/lane.py kiosk/simulator.py
+		kiosk/staff.py kiosk/lane.py kiosk/simulator.py kiosk/control.py kiosk/devices.py kiosk/doctor.py \
+		kiosk/logs.py kiosk/peripherals kiosk/telemetry fleet
 
 pytest: setup
 	$(PY) -m pytest

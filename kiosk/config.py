@@ -86,6 +86,8 @@ class CameraSection:
     consensus_frames: int = bounded(2, 1, 10)
     rescan_gap_s: float = bounded(1.0, 0, 30)
     no_frame_alert_s: float = bounded(5.0, 0.5, 600)
+    exposure: float = bounded(-1, -1, 100000)  # V4L2 exposure (driver units); -1 = the camera's auto exposure
+    focus: float = bounded(-1, -1, 1000)  # fixed focus (driver units); -1 = autofocus
 
 
 @dataclass(frozen=True)

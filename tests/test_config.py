@@ -36,7 +36,7 @@ def test_file_and_env(tmp_path, monkeypatch):
     ("[kiosk]\nlane = 0\n", ["kiosk.lane", "from 1 to 999"]),
     ("[timeouts]\npayment_s = true\n", ["timeouts.payment_s", "a number"]),
     ("[camera]\nenabled = 'yes'\n", ["camera.enabled", "true or false"]),
-    ("[camera]\nfocus = 3\n", ["camera.focus", "unknown key", "allowed here"]),
+    ("[camera]\nzoom = 3\n", ["camera.zoom", "unknown key", "allowed here"]),
     ("[bogus]\nx = 1\n", ["unknown key bogus"]),
     ("scale = 3\n", ["scale must be a table"]),
     ("[payments]\nmethods = 'alipay'\n", ["payments.methods", "list"]),

@@ -254,7 +254,8 @@ def find_scanners() -> list[str]:
 def _open_evdev(path: str) -> InputLike:
     import evdev
 
-    return evdev.InputDevice(path)
+    device: InputLike = evdev.InputDevice(path)  # type: ignore[assignment]  # evdev types path as str | bytes
+    return device
 
 
 @dataclass

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ctypes import POINTER, c_uint, c_void_p, string_at
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -224,7 +225,7 @@ class ZxingEngine:
 
     def __init__(self, rotate: bool = True, downscale: bool = True, invert: bool = False,
                  binarizer: str = "local") -> None:
-        self._kw = dict(formats=_ZXING_FORMATS, try_rotate=rotate, try_downscale=downscale, try_invert=invert,
+        self._kw: dict[str, Any] = dict(formats=_ZXING_FORMATS, try_rotate=rotate, try_downscale=downscale, try_invert=invert,
                         text_mode=zxingcpp.TextMode.HRI,
                         binarizer={"local": zxingcpp.Binarizer.LocalAverage,
                                    "global": zxingcpp.Binarizer.GlobalHistogram}[binarizer])

@@ -66,7 +66,9 @@ class CameraScanner:
         """The configured camera (``section.device``: an index, a /dev/video path, or a video file,
         which is played at its own frame rate as if it were a live camera)."""
         if source is None:
-            source = OpenCVSource(section.device, section.width, section.height, section.fps)
+            source = OpenCVSource(section.device, section.width, section.height, section.fps,
+                                  exposure=None if section.exposure < 0 else section.exposure,
+                                  focus=None if section.focus < 0 else section.focus)
             source.pace = not source.is_camera
         return cls(source, post, consensus_frames=section.consensus_frames, rescan_gap_s=section.rescan_gap_s,
                    no_frame_alert_s=section.no_frame_alert_s, barcodes=barcodes, **options)
