@@ -29,10 +29,10 @@ LIVE_SECTIONS = ("timeouts.", "security.", "payments.", "kiosk.language", "staff
 
 
 class LaneControl:
-    def __init__(self, lane: Lane, db_path: str | Path, *, can_restart: bool = False) -> None:
+    def __init__(self, lane: Lane, db_path: str | Path, *, on_restart: Callable[[], None] | None = None) -> None:
         self.lane = lane
         self.db_path = Path(db_path)
-        self.can_restart = can_restart
+        self.on_restart = on_restart  # stops the kiosk so its supervisor (systemd) starts it again
         self.restart_requested = threading.Event()
 
     def lock(self, reason: str, by: str) -> None:
@@ -42,9 +42,10 @@ class LaneControl:
         self.lane.call(lambda: self.lane.handle(RemoteLock(False, by=by)))
 
     def restart(self) -> None:
-        if not self.can_restart:
-            raise ValueError("this kiosk runs as a simulation and cannot restart")
+        if self.on_restart is None:
+            raise ValueError("this kiosk runs without a supervisor (a simulation) and cannot restart")
         self.restart_requested.set()
+        self.on_restart()
 
     def reload_catalog(self) -> int:
         # Lookups always read the database, so a catalog imported on disk is live; report its size.
@@ -96,7 +97,8 @@ class LaneControl:
 
 
 def start_telemetry(config: Config, lane: Lane, db_path: str | Path, *, wait_online_s: float = 0.0,
-                    devices: Callable[[], dict[str, Any]] | None = None) -> Telemetry:
+                    devices: Callable[[], dict[str, Any]] | None = None,
+                    on_restart: Callable[[], None] | None = None) -> Telemetry:
     """Start fleet reporting for ``lane`` (presence, health, outbox, alerts, commands).
 
     ``devices`` adds per-device detail (camera fps, frame age ...) to the states the lane knows."""
@@ -107,7 +109,7 @@ def start_telemetry(config: Config, lane: Lane, db_path: str | Path, *, wait_onl
             out[name] = {**out.get(name, {}), **detail}
         return out
 
-    telemetry = Telemetry(config, db_path, LaneControl(lane, db_path), device_health)
+    telemetry = Telemetry(config, db_path, LaneControl(lane, db_path, on_restart=on_restart), device_health)
     lane.telemetry = telemetry
     telemetry.start()
     if wait_online_s:

@@ -62,10 +62,14 @@ def test_set_prices_is_all_or_nothing(running):
     assert lane.call(lambda: lane.flow.state.cart.total) == Money(399), "new prices apply to the next scan"
 
 
-def test_restart_is_refused_in_a_simulation(running):
-    _, control, _ = running
+def test_restart_is_refused_in_a_simulation_and_asks_the_supervisor_otherwise(running):
+    lane, control, db = running
     with pytest.raises(ValueError):
         control.restart()
+    asked = []
+    supervised = LaneControl(lane, db, on_restart=lambda: asked.append(True))
+    supervised.restart()
+    assert asked == [True] and supervised.restart_requested.is_set()
 
 
 def test_apply_config_live_keys_only(running):

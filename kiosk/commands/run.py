@@ -18,6 +18,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from kiosk.commands._common import add_config_argument, config_from, print_line
@@ -30,6 +31,7 @@ from kiosk.simulator import simulator_config
 log = logging.getLogger("kiosk.run")
 
 SIM_DB = Path("var/kiosk-sim.db")
+RESTART_EXIT = 75  # EX_TEMPFAIL: asked to restart; the systemd unit restarts on any non-zero exit
 DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "examples" / "scenarios" / "01-plain-basket.yaml"
 
 
@@ -123,9 +125,18 @@ def run_ui(args: argparse.Namespace, config: Config) -> int:
                               methods=methods, simulate=True, place_weight=place_weight)
         app = KioskApp(lane, presenter)
         telemetry = None
+        restart = threading.Event()
         if config.mqtt.enabled:  # fleet reporting when the config turns it on
+            from kivy.clock import Clock
+
             from kiosk.control import start_telemetry
-            telemetry = start_telemetry(config, lane, db, devices=devices.health)
+
+            def on_restart() -> None:  # the fleet's `restart`: leave, and let systemd start us again
+                restart.set()
+                Clock.schedule_once(lambda dt: app.stop())
+
+            telemetry = start_telemetry(config, lane, db, devices=devices.health,
+                                        on_restart=None if args.simulate else on_restart)
         lane.start()
         try:
             app.run()
@@ -137,7 +148,7 @@ def run_ui(args: argparse.Namespace, config: Config) -> int:
         if devices is not None:
             devices.close()
         conn.close()
-    return 0
+    return RESTART_EXIT if restart.is_set() else 0
 
 
 class _ReceiptCollector:
