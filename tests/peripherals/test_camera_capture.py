@@ -28,23 +28,16 @@ from kiosk.peripherals.camera import (
     open_camera,
 )
 from tests.peripherals.test_camera_decoder import F, frame_with, symbol
+from tests.support import EventLog
 
 MILK = frame_with((symbol("690123456789", F.EAN13, 2), 200, 150))
 BREAD = frame_with((symbol("590123412345", F.EAN13, 2), 300, 250))
 EMPTY = frame_with()
 
 
-class Events:
+class Events(EventLog):
     """The core's queue, as a test sees it."""
 
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: object) -> None:
-        with self._cond:
-            self.items.append(event)
-            self._cond.notify_all()
 
     def wait_for(self, test: Callable[[list[object]], bool], timeout: float = 10.0) -> list[object]:
         deadline = time.monotonic() + timeout

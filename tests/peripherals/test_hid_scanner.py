@@ -28,6 +28,7 @@ from kiosk.peripherals.hid_scanner import (
     scan_event,
     split_aim,
 )
+from tests.support import EventLog
 
 # The US keyboard as a scanner types it: character -> (key name, shift). Written out by hand,
 # independent of the module's own keymap.
@@ -247,15 +248,7 @@ class FakeInput:
                 pass
 
 
-class Events:
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: object) -> None:
-        with self._cond:
-            self.items.append(event)
-            self._cond.notify_all()
+class Events(EventLog):
 
     def wait_for(self, test: Callable[[], bool], timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -3,7 +3,6 @@ the slave, for every protocol. Waits are on events with time-outs, never fixed s
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,23 +12,16 @@ from kiosk.config import ScaleSection
 from kiosk.errors import DeviceError
 from kiosk.events import DeviceState, ScaleRole, WeightReading
 from kiosk.peripherals.scale import PROTOCOLS, Command, Scale, ScaleSimulator, open_scale
+from tests.support import EventLog
 
 NAMES = sorted(PROTOCOLS)
 FAST = dict(poll_interval_s=0.02, stable_window_s=0.05, min_readings=3, reply_timeout_s=0.25,
             backoff_initial_s=0.02, backoff_max_s=0.1)
 
 
-class Events:
+class Events(EventLog):
     """The core's queue, as seen by a test."""
 
-    def __init__(self) -> None:
-        self.items: list[object] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: object) -> None:
-        with self._cond:
-            self.items.append(event)
-            self._cond.notify_all()
 
     def mark(self) -> int:
         with self._cond:
