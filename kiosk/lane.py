@@ -89,6 +89,7 @@ class Lane:
         self.telemetry: Telemetry | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._print_jobs: queue.Queue[tuple[Sale, str] | None] | None = None
         logs.context.kiosk_id = config.kiosk.id
         self._run_effects(self.flow.start_effects())
 
@@ -138,6 +139,8 @@ class Lane:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.queue.put(None)
+        if self._print_jobs is not None:
+            self._print_jobs.put(None)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -154,6 +157,34 @@ class Lane:
                 self.handle(event)
             except Exception:  # the core must outlive any one bad event
                 log.exception("event %s failed", type(event).__name__)
+
+    # -- printing -----------------------------------------------------------------------------
+
+    def print_in_background(self) -> None:
+        """Print receipts on a worker thread (a running kiosk); the simulator prints in line."""
+        if self._print_jobs is None:
+            self._print_jobs = queue.Queue()
+            threading.Thread(target=self._print_worker, name="receipt-printer", daemon=True).start()
+
+    def _print_worker(self) -> None:
+        assert self._print_jobs is not None
+        while True:
+            job = self._print_jobs.get()
+            if job is None:
+                return
+            self._print(*job)
+
+    def _print(self, sale: Sale, job_id: str) -> None:
+        if self.printer is None:
+            return
+        try:
+            self.printer.print_receipt(sale, job_id)
+        except KioskError as exc:
+            log.warning("receipt %s not printed: %s", job_id, exc)
+            self.post(DeviceState("printer", "fault", "print_failed"))
+        except Exception:  # a printer bug must not kill the worker
+            log.exception("receipt %s not printed", job_id)
+            self.post(DeviceState("printer", "fault", "print_failed"))
 
     # -- effects ----------------------------------------------------------------------------
 
@@ -202,11 +233,10 @@ class Lane:
                     self.payments.cancel(order_id)
             case fx.PrintReceipt(sale, job_id):
                 if self.printer is not None:
-                    try:
-                        self.printer.print_receipt(sale, job_id)
-                    except KioskError as exc:
-                        log.warning("receipt %s not printed: %s", job_id, exc)
-                        self.post(DeviceState("printer", "fault", "print_failed"))
+                    if self._print_jobs is not None:
+                        self._print_jobs.put((sale, job_id))  # a slow printer never holds up the next shopper
+                    else:
+                        self._print(sale, job_id)
             case fx.SetLight(pattern):
                 self.light_pattern = pattern
                 if self.light is not None:

@@ -109,3 +109,34 @@ def test_device_fault_raises_a_fleet_alert(tmp_path):
     lane.handle(DeviceState("printer", "ok"))
     assert alerts == [("printer", {"device": "printer", "state": "warning", "reason": "paper_near_end"}),
                       ("printer", None)]
+
+
+def test_a_slow_printer_does_not_hold_up_the_next_shopper(tmp_path):
+    lane, clock, seen, _ = make_lane(tmp_path)
+    release = threading.Event()
+    printed = []
+
+    class SlowPrinter:
+        def print_receipt(self, sale, job_id):
+            release.wait(10)
+            printed.append(job_id)
+
+    lane.printer = SlowPrinter()
+    lane.print_in_background()
+    lane.start(tick_interval_s=0.05)
+    try:
+        lane.post(Scanned("6901234567892"))
+        lane.post(ev.ChoosePayment("sim"))
+        assert wait_for(lambda: lane.flow.state.payment is not None)
+        order = lane.flow.state.payment
+        lane.post(ev.PaymentResult(order.order_id, "paid", amount_fen=order.amount.fen))
+        lane.post(ev.ChooseReceipt("print"))
+        lane.post(ev.GiveFeedback(5))
+        lane.post(Scanned("6924743001015"))  # the next shopper, while the receipt is still printing
+        assert wait_for(lambda: lane.flow.state.cart.item_count == 1 and lane.flow.state.sale_id != order.order_id)
+        assert printed == []
+        release.set()
+        assert wait_for(lambda: len(printed) == 1)
+    finally:
+        release.set()
+        lane.stop()

@@ -137,6 +137,7 @@ def run_ui(args: argparse.Namespace, config: Config) -> int:
 
             telemetry = start_telemetry(config, lane, db, devices=devices.health,
                                         on_restart=None if args.simulate else on_restart)
+        lane.print_in_background()
         lane.start()
         try:
             app.run()
