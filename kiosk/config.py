@@ -190,8 +190,9 @@ class Config:
         return Path(self.kiosk.db) if self.kiosk.db else Path(self.kiosk.data_dir) / "kiosk.db"
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read the TOML file (if any) and apply ``overrides`` (a nested dict) on top.
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None, *,
+                defaults: dict[str, Any] | None = None) -> Config:
+    """Read the TOML file (if any) over ``defaults`` and apply ``overrides`` (nested dicts) on top.
 
     ``path`` None means ``$KIOSK_CONFIG`` or the default path when it exists, else defaults only.
     """
@@ -203,6 +204,8 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         data = _read_toml(chosen)
     elif DEFAULT_PATH.is_file():
         data = _read_toml(DEFAULT_PATH)
+    if defaults:
+        data = merge(defaults, data)
     if overrides:
         data = merge(data, overrides)
     return build(Config, data, "")

@@ -25,8 +25,10 @@ from kiosk.lane import Lane
 from kiosk.payments.simulated import SimulatedWallet
 from kiosk.scenario import Scenario, Step
 
-# The simulator's defaults: simulated wallet offered, bagging security off unless asked for (DESIGN 3.2).
-SIMULATOR_CONFIG: dict[str, Any] = {"payments": {"simulated": True}, "security": {"enabled": False}}
+# The simulator always offers the simulated wallet; bagging security is off unless the config file
+# or the scenario turns it on (DESIGN 3.2).
+SIMULATOR_CONFIG: dict[str, Any] = {"payments": {"simulated": True}}
+SIMULATOR_DEFAULTS: dict[str, Any] = {"security": {"enabled": False}}
 STEP_SECONDS = 1.0  # simulated time a shopper takes for one step
 
 
@@ -44,7 +46,7 @@ def simulator_config(config_path: str | None, scenario: Scenario | None) -> Conf
     overrides = SIMULATOR_CONFIG
     if scenario is not None and scenario.config:
         overrides = merge(overrides, scenario.config)
-    return load_config(config_path, overrides)
+    return load_config(config_path, overrides, defaults=SIMULATOR_DEFAULTS)
 
 
 class Simulator:

@@ -163,3 +163,16 @@ def test_bad_printer_uri_is_exit_2(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "kiosk", "simulate", str(SCENARIOS[0]), "--printer", "lpt1:"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "lpt1" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_security_follows_the_config_file_unless_the_scenario_says_otherwise(tmp_path):
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text("[security]\nenabled = true\n", encoding="utf-8")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("steps:\n  - scan: '6901234567892'\n  - pay: sim\n", encoding="utf-8")
+    code, events, _ = simulate(str(scenario), "--config", str(cfg))
+    assert code == 1 and "items_not_bagged" in events[-1]["message"]  # the can was never bagged
+    scenario.write_text("config: {security: {enabled: false}}\nsteps:\n  - scan: '6901234567892'\n"
+                        "  - pay: sim\n  - wallet: paid\n", encoding="utf-8")
+    code, events, _ = simulate(str(scenario), "--config", str(cfg))
+    assert code == 0 and sales(events)
