@@ -75,7 +75,8 @@ def test_interventions_are_reported_with_reason_and_staff():
     assert {"event": "intervention.raised", "reason": "void_request", "line": 2} in events
     assert {"event": "intervention.cleared", "reason": "void_request", "line": 2, "by": "S0002"} in events
     _, events, _ = simulate(str(ROOT / "examples/scenarios/08-abandoned-cart.yaml"))
-    assert names(events)[-1] == "cart.abandoned" and "idle.prompt" in names(events)
+    assert names(events)[-2:] == ["cart.abandoned", "session.ended"] and "idle.prompt" in names(events)
+    assert events[-1]["reason"] == "abandoned"
 
 
 def test_unknown_barcode_does_not_lock_the_lane():

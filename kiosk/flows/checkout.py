@@ -213,8 +213,11 @@ class CheckoutFlow:
         self._touch()
         self._emit("session.started", sale_id=sale_id, language=self.state.language)
 
-    def _end_session(self) -> None:
-        """After a sale or an abandoned cart: back to attract, or closed if a lock is waiting."""
+    def _end_session(self, reason: str) -> None:
+        """After a sale or an abandoned cart: back to attract, or closed if a lock is waiting.
+        ``reason``: completed, abandoned, idle or locked (in the ``session.ended`` event)."""
+        if self.state.sale_id is not None:
+            self._emit("session.ended", sale_id=self.state.sale_id, reason=reason)
         locked = self.state.lock_pending or self.state.locked
         self._set(mode=Mode.CLOSED if locked else Mode.ATTRACT, sale_id=None, started_at=None,
                   cart=Cart(), coupons=(), member_id=None, interventions=(), produce_item=None,
@@ -559,8 +562,7 @@ class CheckoutFlow:
         idle = now - (s.last_activity or now)
         if s.mode in (Mode.SHOPPING, Mode.PRODUCE, Mode.PAYMENT_SELECTION):
             if s.cart.is_empty and not s.interventions and idle >= _s(t.idle_prompt_s):
-                self._emit("session.ended", sale_id=s.sale_id, reason="idle")
-                self._end_session()
+                self._end_session("idle")
             elif not s.idle_prompted and idle >= _s(t.idle_prompt_s):
                 self._set(idle_prompted=True)
                 self._emit("idle.prompt", seconds_left=t.idle_abandon_s)
@@ -572,7 +574,7 @@ class CheckoutFlow:
         elif s.mode is Mode.RECEIPT and since >= _s(t.receipt_s):
             self._finish_receipt_and_feedback()
         elif s.mode is Mode.FEEDBACK and since >= _s(t.feedback_s):
-            self._end_session()
+            self._end_session("completed")
         elif s.mode is Mode.STAFF and idle >= _s(t.staff_s):
             self._leave_staff_mode()
 
@@ -584,7 +586,7 @@ class CheckoutFlow:
         self._record("cart.abandoned", detail, staff_id=by)
         if s.payment is not None:
             self._out.append(CancelPaymentOrder(s.payment.order_id))
-        self._end_session()
+        self._end_session("abandoned")
 
     # ------------------------------------------------------------------ members and coupons
 
@@ -769,7 +771,7 @@ class CheckoutFlow:
         """Next shopper (or timeout): print by default if nobody chose, then end the session."""
         if self.state.mode is Mode.RECEIPT:
             self._receipt("print")
-        self._end_session()
+        self._end_session("completed")
 
     def _on_GiveFeedback(self, event: ev.GiveFeedback) -> None:
         s = self.state
@@ -784,7 +786,7 @@ class CheckoutFlow:
         self._out.append(RecordEvent("feedback", detail, sale_id=s.last_sale.sale_id))
         if s.mode is Mode.RECEIPT:
             self._receipt("print")
-        self._end_session()
+        self._end_session("completed")
 
     # ------------------------------------------------------------------ attendants
 
@@ -850,7 +852,7 @@ class CheckoutFlow:
 
     def _lock_now(self) -> None:
         self._set(locked=True, lock_pending=False, resume_mode=Mode.CLOSED)
-        self._end_session()
+        self._end_session("locked")
 
     def _leave_staff_mode(self) -> None:
         s = self.state
@@ -872,7 +874,7 @@ class CheckoutFlow:
                 self._emit("lane.lock_pending", by=event.by)
             else:
                 self._set(locked=True, lock_pending=False)
-                self._end_session()
+                self._end_session("locked")
         else:
             self._record("lane.unlocked", {"by": event.by})
             was_closed = s.mode is Mode.CLOSED

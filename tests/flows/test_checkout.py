@@ -342,3 +342,19 @@ def test_flows_import_no_io_libraries():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_session_ends_with_a_reason(h):
+    h.send(Scanned("6901234567892"))
+    h.pay()
+    h.send(ev.ChooseReceipt("none"))
+    h.wait(10)  # nobody answers the feedback question
+    assert h.events("session.ended")[-1]["reason"] == "completed"
+    assert h.state.mode is Mode.ATTRACT
+    h.send(ev.Start())
+    h.wait(60)  # touched the screen, scanned nothing
+    assert h.events("session.ended")[-1]["reason"] == "idle"
+    h.send(Scanned("6901234567892"), ev.RemoteLock(True))
+    h.send(ev.StaffLogin("S0001", "2468"), ev.StaffAction("cancel_sale"))
+    assert [e["reason"] for e in h.events("session.ended")] == ["completed", "idle", "abandoned"]
+    assert h.state.mode is Mode.CLOSED
