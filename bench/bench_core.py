@@ -40,7 +40,7 @@ def bench_scans(n: int, basket: int = 30) -> dict[str, float]:
         load_demo(conn)
         config = simulator_config(None, None)
         clock = SimClock()
-        lane = Lane(config, conn, clock)
+        lane = Lane(config, conn, clock, demo_staff=True)
         gtins = [item.gtin for item in Catalog(conn).all() if item.gtin and not item.age_min and not item.weighed]
         rng = random.Random(7)
         times: list[float] = []

@@ -70,15 +70,18 @@ class Lane:
     """The running kiosk core, with its devices and services plugged in by the caller."""
 
     def __init__(self, config: Config, conn: sqlite3.Connection, clock: Callable[[], datetime], *,
-                 roster: StaffRoster | None = None, new_id: Callable[[str], str] | None = None) -> None:
+                 roster: StaffRoster | None = None, new_id: Callable[[str], str] | None = None,
+                 demo_staff: bool = False) -> None:
+        """``demo_staff``: a simulation; the public demo badges (S0001/2468, S0002/1357) work when the
+        config names no staff, and a PIN may come inside a scanned code. Never on a real lane."""
         self.config = config
         self.conn = conn
         self.clock = clock
         self.catalog = Catalog(conn)
         self.sales = SaleStore(conn, kiosk_id=config.kiosk.id, clock=clock)
-        accounts = tuple(config.staff.accounts) or DEMO_ACCOUNTS
+        accounts = tuple(config.staff.accounts) or (DEMO_ACCOUNTS if demo_staff else ())
         self.flow = CheckoutFlow(config, self.catalog, clock, new_id or id_source(config.kiosk.id, clock),
-                                 roster or StaffRoster(accounts))
+                                 roster or StaffRoster(accounts), scanned_pins=demo_staff)
         self.queue: queue.Queue[object] = queue.Queue()
         self.listeners: list[Listener] = []
         self.printer: Printer | None = None

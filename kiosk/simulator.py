@@ -58,7 +58,7 @@ class Simulator:
             catalog_io.import_csv(conn, catalog_csv)
         else:
             catalog_io.load_demo(conn)
-        self.lane = Lane(config, conn, self.clock)
+        self.lane = Lane(config, conn, self.clock, demo_staff=True)
         self.wallet = SimulatedWallet()
         self.lane.payments = self.wallet
         self.result = SimulationResult()

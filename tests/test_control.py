@@ -23,7 +23,7 @@ def running(tmp_path):
     db = tmp_path / "kiosk.db"
     conn = connect(db)
     load_demo(conn)
-    lane = Lane(simulator_config(None, None), conn, SimClock())
+    lane = Lane(simulator_config(None, None), conn, SimClock(), demo_staff=True)
     lane.start(tick_interval_s=0.05)
     yield lane, LaneControl(lane, db), db
     lane.stop()

@@ -18,7 +18,7 @@ def make_lane(tmp_path, **overrides):
     conn = connect(tmp_path / "kiosk.db")
     load_demo(conn)
     clock = SimClock()
-    lane = Lane(simulator_config(None, None), conn, clock)
+    lane = Lane(simulator_config(None, None), conn, clock, demo_staff=True)
     seen: list[dict] = []
     lane.listeners.append(seen.append)
     return lane, clock, seen, conn
@@ -140,3 +140,14 @@ def test_a_slow_printer_does_not_hold_up_the_next_shopper(tmp_path):
     finally:
         release.set()
         lane.stop()
+
+
+def test_a_real_lane_without_staff_accounts_accepts_no_demo_badge(tmp_path):
+    conn = connect(tmp_path / "kiosk.db")
+    load_demo(conn)
+    lane = Lane(simulator_config(None, None), conn, SimClock())  # not a simulation
+    seen: list[dict] = []
+    lane.listeners.append(seen.append)
+    lane.handle(Scanned("6901285001017"))  # beer: age check
+    lane.handle(ev.StaffLogin("S0001", "2468"))
+    assert seen[-1]["event"] == "staff.denied" and lane.flow.state.interventions

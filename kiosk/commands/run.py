@@ -112,7 +112,7 @@ def run_ui(args: argparse.Namespace, config: Config) -> int:
     try:
         if args.simulate:
             load_demo(conn)
-        lane = Lane(config, conn, utc_now)
+        lane = Lane(config, conn, utc_now, demo_staff=args.simulate)
         lane.payments = SimulatedWallet()  # the only provider until the payments work lands
         place_weight = None
         if args.simulate:

@@ -59,6 +59,8 @@ class Mode(StrEnum):
 BLOCKING = frozenset({"weight_mismatch", "unexpected_item", "item_removed", "void_request",
                       "payment_failed", "device_fault"})
 MAX_PAYMENT_FAILURES = 3
+MAX_PIN_FAILURES = 5  # wrong PINs for one badge within PIN_LOCKOUT_S lock that badge out
+PIN_LOCKOUT_S = 300
 IN_SESSION = frozenset({Mode.SHOPPING, Mode.PRODUCE, Mode.NEEDS_ATTENDANT, Mode.PAYMENT_SELECTION,
                         Mode.AWAITING_PAYMENT, Mode.STAFF})
 
@@ -103,7 +105,7 @@ class CheckoutState:
     idle_prompted: bool = False
     payment: PendingPayment | None = None
     payments: tuple[Payment, ...] = ()
-    orders: tuple[str, ...] = ()
+    orders: tuple[PendingPayment, ...] = ()  # every payment order of this session
     failed_payments: int = 0
     last_sale: Sale | None = None
     receipt_done: bool = False
@@ -141,8 +143,10 @@ class CheckoutFlow:
     """The state machine. One instance per lane, driven by the single core thread."""
 
     def __init__(self, config: Config, catalog: CatalogView, clock: Callable[[], datetime],
-                 new_id: Callable[[str], str], roster: StaffRoster) -> None:
+                 new_id: Callable[[str], str], roster: StaffRoster, *, scanned_pins: bool = False) -> None:
         self.config = config
+        self.scanned_pins = scanned_pins  # accept "BADGE:PIN" from a scanned code (simulation only)
+        self._pin_failures: dict[str, list[datetime]] = {}
         self.catalog = catalog
         self.clock = clock
         self.new_id = new_id
@@ -256,6 +260,8 @@ class CheckoutFlow:
         if any(i.reason == reason and i.line_no == line_no for i in self.state.interventions):
             return
         intervention = Intervention(reason, line_no, detail)
+        if intervention.blocking:
+            self._drop_open_payment()
         self._set(interventions=self.state.interventions + (intervention,))
         fields: dict[str, Any] = {"reason": reason}
         if line_no is not None:
@@ -296,7 +302,8 @@ class CheckoutFlow:
         result = barcodes.parse_scan(event.text, self.config.barcodes, event.symbology)
         kind = result.kind
         if isinstance(result, barcodes.StaffBadge):
-            if result.pin is not None:
+            # A PIN inside a barcode is a demo convenience only: anyone can print one.
+            if result.pin is not None and self.scanned_pins:
                 self._on_StaffLogin(ev.StaffLogin(result.staff_id, result.pin))
             else:
                 self._set(pin_for=result.staff_id)
@@ -671,7 +678,7 @@ class CheckoutFlow:
             return
         order_id = self.new_id("order")
         pending = PendingPayment(order_id, event.method, total, self.now)
-        self._set(mode=Mode.AWAITING_PAYMENT, payment=pending, orders=self.state.orders + (order_id,))
+        self._set(mode=Mode.AWAITING_PAYMENT, payment=pending, orders=self.state.orders + (pending,))
         self._emit("payment.started", order_id=order_id, method=event.method, amount=str(total))
         subject = f"{self.config.kiosk.store} {self.state.cart.item_count}"
         self._out.append(StartPayment(order_id, event.method, total, subject))
@@ -688,24 +695,12 @@ class CheckoutFlow:
         s = self.state
         pending = s.payment
         if pending is None or event.order_id != pending.order_id:
-            if event.status == "paid" and event.order_id in s.orders and s.mode in IN_SESSION:
-                # paid after the shopper cancelled it: the money arrived, so the sale completes
-                amount = Money(event.amount_fen) if event.amount_fen is not None else s.priced_cart.total
-                pending = PendingPayment(event.order_id, "unknown", amount, self.now)
-            else:
-                self._emit("payment.ignored", order_id=event.order_id[:64], status=event.status[:20])
-                if event.status == "paid":
-                    self._record("payment.orphaned", {"order_id": event.order_id[:64],
-                                                      "amount_fen": event.amount_fen})
-                return
+            self._late_result(event)
+            return
         if event.status == "paid":
             if event.amount_fen is not None and event.amount_fen != pending.amount.fen:
-                self._emit("payment.mismatch", order_id=pending.order_id, expected=str(pending.amount),
-                           paid=str(Money(event.amount_fen)))
-                self._record("payment.mismatch", {"order_id": pending.order_id,
-                                                  "expected_fen": pending.amount.fen,
-                                                  "paid_fen": event.amount_fen})
-                self._raise("payment_failed", detail="amount_mismatch")
+                self._set(mode=Mode.PAYMENT_SELECTION, payment=None)
+                self._orphaned(event, "amount_mismatch", expected=pending.amount)
                 return
             payment = Payment(pending.method, pending.amount, "paid", event.reference)
             self._emit("payment.paid", order_id=pending.order_id, method=pending.method,
@@ -716,6 +711,45 @@ class CheckoutFlow:
         else:
             self._emit("payment.ignored", order_id=event.order_id[:64], status=event.status[:20])
 
+    def _late_result(self, event: ev.PaymentResult) -> None:
+        """A verdict for an order that is not the one open now (cancelled, timed out, another session)."""
+        s = self.state
+        order = next((o for o in s.orders if o.order_id == event.order_id), None)
+        if event.status != "paid":
+            self._emit("payment.ignored", order_id=event.order_id[:64], status=event.status[:20])
+            return
+        amount_ok = event.amount_fen is None or (order is not None and event.amount_fen == order.amount.fen)
+        if (order is not None and amount_ok and s.payment is None and order.amount == s.priced_cart.total
+                and s.mode in (Mode.SHOPPING, Mode.PAYMENT_SELECTION)):
+            # Paid just as the shopper cancelled, and the basket is as it was: the sale completes.
+            payment = Payment(order.method, order.amount, "paid", event.reference)
+            self._emit("payment.paid", order_id=order.order_id, method=order.method, amount=str(order.amount))
+            self._complete(s.payments + (payment,))
+            return
+        # Money arrived that no sale matches: an attendant refunds it (never a sale for a changed basket).
+        self._orphaned(event, "late_payment" if order is not None else "unknown_order",
+                       expected=order.amount if order is not None else None)
+
+    def _orphaned(self, event: ev.PaymentResult, reason: str, expected: Money | None) -> None:
+        detail: dict[str, Any] = {"order_id": event.order_id[:64], "reason": reason, "paid_fen": event.amount_fen,
+                                  "reference": (event.reference or "")[:80]}
+        if expected is not None:
+            detail["expected_fen"] = expected.fen
+        self._emit("payment.orphaned", **detail)
+        self._record("payment.orphaned", detail)
+        if reason != "unknown_order" and self.state.mode in IN_SESSION:
+            self._raise("payment_failed", detail=reason)  # this shopper's money: the attendant sorts it out
+        else:
+            self._out.append(Alert("payment_orphaned", {**detail, "lane": self.config.kiosk.lane}))
+
+    def _drop_open_payment(self) -> None:
+        """Leaving the payment screen for anything else cancels the order: an order stays open only
+        while the basket it was made for cannot change."""
+        s = self.state
+        if s.payment is not None:
+            self._out.append(CancelPaymentOrder(s.payment.order_id))
+            self._emit("payment.cancelled", order_id=s.payment.order_id)
+            self._set(payment=None, mode=Mode.PAYMENT_SELECTION if s.mode is Mode.AWAITING_PAYMENT else s.mode)
     def _payment_failed(self, pending: PendingPayment, status: str, reference: str | None = None) -> None:
         failed = self.state.failed_payments + 1
         attempt = Payment(pending.method, pending.amount, status if status != "cancelled" else "cancelled",
@@ -731,7 +765,15 @@ class CheckoutFlow:
 
     def _complete(self, payments: tuple[Payment, ...]) -> None:
         s = self.state
-        assert s.sale_id is not None and s.started_at is not None
+        paid = sum((p.amount for p in payments if p.status == "paid"), Money(0))
+        if s.sale_id is None or s.started_at is None or paid != s.priced_cart.total:
+            # Never a sale whose payments do not add up to its total (DESIGN 5).
+            self._emit("payment.mismatch", expected=str(s.priced_cart.total), paid=str(paid))
+            self._record("payment.mismatch", {"expected_fen": s.priced_cart.total.fen, "paid_fen": paid.fen})
+            self._set(payment=None, mode=Mode.PAYMENT_SELECTION if s.sale_id else Mode.ATTRACT)
+            if s.sale_id is not None:
+                self._raise("payment_failed", detail="amount_mismatch")
+            return
         sale = Sale(sale_id=s.sale_id, kiosk_id=self.config.kiosk.id, store=self.config.kiosk.store,
                     lane=self.config.kiosk.lane, started_at=s.started_at, completed_at=self.now,
                     lines=s.priced_cart.lines, payments=payments, receipt_token=self.new_id("receipt"),
@@ -791,18 +833,28 @@ class CheckoutFlow:
     # ------------------------------------------------------------------ attendants
 
     def _on_StaffLogin(self, event: ev.StaffLogin) -> None:
-        account = self.roster.authenticate(event.staff_id, event.pin)
+        staff_id = event.staff_id[:16]
+        window = self.now - _s(PIN_LOCKOUT_S)
+        failures = [t for t in self._pin_failures.get(staff_id, []) if t > window]
+        locked_out = len(failures) >= MAX_PIN_FAILURES
+        account = None if locked_out else self.roster.authenticate(event.staff_id, event.pin)
         self._set(pin_for=None)
         if account is None:
-            self._emit("staff.denied", staff_id=event.staff_id[:16])
-            self._out.append(RecordEvent("staff.denied", {"staff_id": event.staff_id[:16]},
+            if not locked_out:
+                failures.append(self.now)
+            self._pin_failures[staff_id] = failures
+            reason = "locked_out" if locked_out else "wrong_pin"
+            self._emit("staff.denied", staff_id=staff_id, reason=reason)
+            self._out.append(RecordEvent("staff.denied", {"staff_id": staff_id, "reason": reason},
                                          sale_id=self.state.sale_id))
             self._out.append(Sound("error"))
             return
+        self._pin_failures.pop(staff_id, None)
         self._emit("staff.login", staff_id=account.id, role=account.role)
         if self.state.interventions:
             self._approve_all(account.id)
         elif self.state.mode is not Mode.STAFF:
+            self._drop_open_payment()
             self._set(resume_mode=self.state.mode, mode=Mode.STAFF, staff_id=account.id)
             self._touch()
             self._emit("staff.mode", staff_id=account.id)

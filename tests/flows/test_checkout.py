@@ -358,3 +358,20 @@ def test_every_session_ends_with_a_reason(h):
     h.send(ev.StaffLogin("S0001", "2468"), ev.StaffAction("cancel_sale"))
     assert [e["reason"] for e in h.events("session.ended")] == ["completed", "idle", "abandoned"]
     assert h.state.mode is Mode.CLOSED
+
+
+def test_a_pin_inside_a_scanned_code_is_not_a_login_on_a_real_lane(h):
+    h.send(Scanned(BEER[1:]), Scanned("S0001:2468"))
+    assert not h.events("staff.login") and h.events("staff.pin_required")
+    assert h.state.interventions, "the age check is still waiting for a real attendant"
+
+
+def test_five_wrong_pins_lock_the_badge_out(h):
+    h.send(Scanned(BEER[1:]))
+    for _ in range(5):
+        h.send(ev.StaffLogin("S0001", "0000"))
+    h.send(ev.StaffLogin("S0001", "2468"))
+    assert h.events("staff.denied")[-1]["reason"] == "locked_out" and h.state.interventions
+    h.wait(301)
+    h.send(ev.StaffLogin("S0001", "2468"))
+    assert h.events("staff.login") and not h.state.interventions

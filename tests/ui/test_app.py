@@ -138,7 +138,7 @@ def ui(xvfb, tmp_path_factory):
     config = simulator_config(None, None)
     conn = connect(":memory:")
     load_demo(conn)
-    lane = Lane(config, conn, utc_now)
+    lane = Lane(config, conn, utc_now, demo_staff=True)
     lane.payments = SimulatedWallet()
     posted: list[object] = []
 

@@ -34,7 +34,7 @@ class Rig:
                                     "mqtt": {"enabled": False}})
         self.conn = connect(":memory:")
         load_demo(self.conn)
-        self.lane = Lane(config, self.conn, SimClock())
+        self.lane = Lane(config, self.conn, SimClock(), demo_staff=True)
         self.lane.payments = SimulatedWallet()
         self.posted: list[object] = []
         self.p = Presenter(self._post, lambda: self.lane.flow.state, produce=self.lane.catalog.produce(),
