@@ -23,7 +23,7 @@ from kiosk.errors import KioskError
 from kiosk.events import DeviceState
 from kiosk.flows import effects as fx
 from kiosk.flows.checkout import CheckoutFlow
-from kiosk.flows.events import PaymentResult, Tick
+from kiosk.flows.events import PaymentResult, SaleNotStored, Tick
 from kiosk.ids import id_source
 from kiosk.sale import Sale
 from kiosk.staff import DEMO_ACCOUNTS, StaffRoster
@@ -208,8 +208,9 @@ class Lane:
             case fx.CommitSale(sale):
                 try:
                     self.sales.commit_sale(sale)
-                except (KioskError, sqlite3.Error, ValueError) as exc:
+                except Exception as exc:  # whatever broke, the sale must not be announced
                     log.error("sale %s could not be stored: %s", sale.sale_id, exc)
+                    self.post(SaleNotStored(sale.sale_id, f"{type(exc).__name__}: {exc}"[:200]))
                     self.post(DeviceState("store", "fault", "sale_not_stored"))
                     return False
                 log.info("sale committed total=%s lines=%d", sale.total, len(sale.lines))

@@ -17,6 +17,9 @@ from kiosk.catalog import Item
 from kiosk.money import Money, included_tax, weighed_amount
 
 
+MAX_QTY = 999  # of one item on one line: more is a typo or a prank, not a shopping trip
+
+
 class LineKind(StrEnum):
     ITEM = "item"
     DISCOUNT = "discount"
@@ -104,8 +107,8 @@ class Cart:
 
     def add_item(self, item: Item, qty: int = 1) -> tuple[Cart, SaleLine]:
         """Add an item sold by the piece; the same GTIN (or PLU) merges into its line."""
-        if qty < 1:
-            raise ValueError("quantity must be at least 1")
+        if not 1 <= qty <= MAX_QTY:
+            raise ValueError(f"quantity must be from 1 to {MAX_QTY}")
         for existing in self.item_lines:
             if existing.weight_g is None and existing.code is None and _same_item(existing, item):
                 return self.set_qty(existing.line_no, existing.qty + qty)
@@ -155,8 +158,8 @@ class Cart:
             raise KeyError(line_no)
         if line.weight_g is not None or line.code is not None:
             raise ValueError("the quantity of a weighed or labelled line cannot change")
-        if qty < 1:
-            raise ValueError("quantity must be at least 1")
+        if not 1 <= qty <= MAX_QTY:
+            raise ValueError(f"quantity must be from 1 to {MAX_QTY}")
         new = replace(line, qty=qty, amount=line.unit_price * qty)
         return Cart(tuple(new if x.line_no == line_no else x for x in self.lines)), new
 

@@ -108,6 +108,7 @@ class CheckoutState:
     orders: tuple[PendingPayment, ...] = ()  # every payment order of this session
     failed_payments: int = 0
     last_sale: Sale | None = None
+    unstored_sale: Sale | None = None  # paid, but the store failed: held until an attendant clears it
     receipt_done: bool = False
     mode_since: datetime | None = None
     resume_mode: Mode = Mode.SHOPPING
@@ -224,6 +225,7 @@ class CheckoutFlow:
             self._emit("session.ended", sale_id=self.state.sale_id, reason=reason)
         locked = self.state.lock_pending or self.state.locked
         self._set(mode=Mode.CLOSED if locked else Mode.ATTRACT, sale_id=None, started_at=None,
+                  language=self.config.kiosk.language,
                   cart=Cart(), coupons=(), member_id=None, interventions=(), produce_item=None,
                   produce_reading=None, payment=None, payments=(), orders=(), failed_payments=0,
                   staff_id=None, pin_for=None, attendants=(), locked=locked, lock_pending=False)
@@ -251,6 +253,9 @@ class CheckoutFlow:
             return False
         if mode is Mode.AWAITING_PAYMENT:
             self._emit("action.refused", reason="payment_in_progress")
+            return False
+        if mode is Mode.STAFF:
+            self._emit("action.refused", reason="staff_mode")
             return False
         if mode is Mode.PAYMENT_SELECTION:
             self._set(mode=Mode.SHOPPING)
@@ -338,7 +343,7 @@ class CheckoutFlow:
             elif item.weighed:
                 self._not_found(event.text, "needs_weighing")
             else:
-                self._add_line(*self.state.cart.add_item(item))
+                self._add_each(item)
             return
         if isinstance(result, barcodes.VariableMeasure):
             item = self.catalog.by_plu(result.plu) or self.catalog.by_gtin(result.lookup_gtin)
@@ -360,6 +365,14 @@ class CheckoutFlow:
         shown = text if len(text) <= 64 and text.isprintable() else repr(text[:64])
         self._emit("item.not_found", text=shown, reason=reason)
         self._out.append(Sound("error"))
+
+    def _add_each(self, item: Item) -> None:
+        try:
+            cart, line = self.state.cart.add_item(item)
+        except ValueError:  # past the per-line quantity limit
+            self._emit("action.refused", reason="quantity_limit", gtin=item.gtin, plu=item.plu)
+            return
+        self._add_line(cart, line)
 
     def _add_line(self, cart: Cart, line: SaleLine) -> None:
         merged = self.state.cart.line(line.line_no) is not None
@@ -407,7 +420,7 @@ class CheckoutFlow:
             return
         self._touch()
         if not item.weighed:
-            self._add_line(*self.state.cart.add_item(item))
+            self._add_each(item)
             return
         self._set(mode=Mode.PRODUCE, produce_item=item, produce_reading=None)
         self._emit("produce.selected", plu=item.plu, name=item.name(self.state.language),
@@ -783,6 +796,16 @@ class CheckoutFlow:
         self._out.append(Emit(sale.to_event()))
         self._set(mode=Mode.RECEIPT, last_sale=sale, payment=None, receipt_done=False)
 
+    def _on_SaleNotStored(self, event: ev.SaleNotStored) -> None:
+        """The store could not commit a paid sale: nothing may say it is done (no receipt) until an
+        attendant has fixed the cause; clearing the fault commits it again."""
+        sale = self.state.last_sale
+        if sale is None or sale.sale_id != event.sale_id:
+            return
+        self._set(unstored_sale=sale)
+        self._raise("device_fault", detail=f"sale_not_stored: {event.reason}"[:120])
+        self._set(mode=Mode.NEEDS_ATTENDANT, resume_mode=Mode.RECEIPT)
+
     # ------------------------------------------------------------------ receipt and feedback
 
     def _on_ChooseReceipt(self, event: ev.ChooseReceipt) -> None:
@@ -867,6 +890,11 @@ class CheckoutFlow:
                 self._set(bagging=self.state.bagging.accept_current())
             if i.reason == "payment_failed":
                 self._set(failed_payments=0)
+            if i.reason == "device_fault" and self.state.unstored_sale is not None:
+                sale = self.state.unstored_sale
+                self._out.append(CommitSale(sale))  # again; a second failure comes back here
+                self._out.append(Emit(sale.to_event()))
+                self._set(unstored_sale=None)
             fields: dict[str, Any] = {"reason": i.reason, "by": staff_id}
             if i.line_no is not None:
                 fields["line"] = i.line_no
@@ -893,7 +921,8 @@ class CheckoutFlow:
             if s.cart.item_lines:
                 self._leave_staff_mode()
         elif event.action == "unlock":
-            self._set(locked=False, lock_pending=False, resume_mode=Mode.ATTRACT)
+            resume = Mode.ATTRACT if s.resume_mode is Mode.CLOSED else s.resume_mode
+            self._set(locked=False, lock_pending=False, resume_mode=resume)
             self._record("lane.unlocked", {"by": s.staff_id}, staff_id=s.staff_id)
             self._emit("lane.unlocked", by=s.staff_id)
             self._leave_staff_mode()
@@ -924,6 +953,9 @@ class CheckoutFlow:
             if s.mode in IN_SESSION and s.cart.item_lines:
                 self._set(lock_pending=True)
                 self._emit("lane.lock_pending", by=event.by)
+            elif s.mode in (Mode.RECEIPT, Mode.FEEDBACK):  # the shopper still gets the receipt
+                self._set(lock_pending=True)
+                self._finish_receipt_and_feedback()
             else:
                 self._set(locked=True, lock_pending=False)
                 self._end_session("locked")
@@ -933,6 +965,8 @@ class CheckoutFlow:
             self._set(locked=False, lock_pending=False)
             if was_closed:
                 self._set(mode=Mode.ATTRACT)
+            if s.resume_mode is Mode.CLOSED:  # an attendant in staff mode returns to an open lane
+                self._set(resume_mode=Mode.ATTRACT)
             self._emit("lane.unlocked", by=event.by)
 
     # ------------------------------------------------------------------ devices

@@ -137,3 +137,11 @@ class RemoteLock:
     locked: bool
     by: str = "fleet"
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SaleNotStored:
+    """The lane could not commit a paid sale (disk full, database damaged)."""
+
+    sale_id: str
+    reason: str = ""

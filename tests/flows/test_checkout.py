@@ -375,3 +375,83 @@ def test_five_wrong_pins_lock_the_badge_out(h):
     h.wait(301)
     h.send(ev.StaffLogin("S0001", "2468"))
     assert h.events("staff.login") and not h.state.interventions
+
+
+def test_a_sale_the_store_cannot_keep_waits_for_an_attendant_then_commits_again(h):
+    h.send(Scanned("6901234567892"))
+    out = h.pay()
+    sale = next(e.sale for e in out if isinstance(e, fx.CommitSale))
+    h.send(ev.SaleNotStored(sale.sale_id, "disk full"))
+    assert h.state.mode is Mode.NEEDS_ATTENDANT
+    h.send(ev.ChooseReceipt("print"))
+    assert not any(isinstance(e, fx.PrintReceipt) for e in h.effects), "no receipt for an unstored sale"
+    out = h.send(ev.StaffLogin("S0001", "2468"))
+    assert [e.sale.sale_id for e in out if isinstance(e, fx.CommitSale)] == [sale.sale_id]
+    assert h.state.mode is Mode.RECEIPT
+
+
+def test_shopping_actions_in_staff_mode_are_refused(h):
+    h.send(ev.StaffLogin("S0001", "2468"))
+    assert h.state.mode is Mode.STAFF
+    h.send(ev.ChooseProduce("4011"), ev.ApplyCoupon("C-OFF5"), Scanned("6901234567892"))
+    assert h.state.sale_id is None and h.state.cart.is_empty
+    assert {e["reason"] for e in h.events("action.refused")} == {"staff_mode"}
+
+
+def test_staff_unlock_mid_session_keeps_the_shopper(h):
+    h.send(Scanned("6901234567892"), ev.StaffLogin("S0001", "2468"), ev.StaffAction("unlock"))
+    assert h.state.mode is Mode.SHOPPING and h.state.cart.item_count == 1
+
+
+def test_fleet_unlock_while_staff_mode_on_a_locked_lane_reopens_it(h):
+    h.send(ev.RemoteLock(True), ev.StaffLogin("S0001", "2468"), ev.RemoteLock(False), ev.StaffAction("exit"))
+    assert h.state.mode is Mode.ATTRACT
+
+
+def test_lock_on_the_receipt_screen_still_prints_the_receipt(h):
+    h.send(Scanned("6901234567892"))
+    h.pay()
+    h.send(ev.RemoteLock(True))
+    assert h.events("receipt.printed") and h.state.mode is Mode.CLOSED
+
+
+def test_the_next_shopper_starts_in_the_kiosk_language(h):
+    h.send(ev.SetLanguage("en"), Scanned("6901234567892"))
+    h.pay()
+    h.send(ev.GiveFeedback(5), Scanned("6901234567892"))
+    assert h.events("session.started")[-1]["language"] == "zh"
+
+
+def test_quantities_are_capped(h):
+    h.send(Scanned("6901234567892"), ev.SetQuantity(100_000_000_000))
+    assert h.state.cart.item_count == 1 and h.events("action.refused")[-1]["reason"] == "bad_quantity"
+    h.send(ev.SetQuantity(999), Scanned("6901234567892"))
+    assert h.state.cart.item_count == 999 and h.events("action.refused")[-1]["reason"] == "quantity_limit"
+
+
+def test_a_late_payment_never_completes_a_changed_basket(h):
+    h.send(Scanned("6901234567892"), ev.ChoosePayment("sim"))
+    first = h.state.payment
+    h.send(ev.CancelPayment(), ev.BackToShopping(), Scanned(CHIPS), ev.ChoosePayment("sim"))
+    h.send(ev.PaymentResult(first.order_id, "paid", amount_fen=350))
+    assert not h.events("sale.completed")
+    assert h.events("payment.orphaned")[-1]["reason"] == "late_payment"
+    assert h.state.mode is Mode.NEEDS_ATTENDANT and h.state.payment is None
+
+
+def test_a_late_payment_for_an_unchanged_basket_completes_it(h):
+    h.send(Scanned("6901234567892"), ev.ChoosePayment("alipay"))
+    first = h.state.payment
+    h.send(ev.CancelPayment(), ev.PaymentResult(first.order_id, "paid", amount_fen=350))
+    sale = h.events("sale.completed")[-1]
+    assert sale["payments"][-1] == {"method": "alipay", "amount": "3.50", "status": "paid", "reference": None}
+
+
+def test_an_attendant_call_during_payment_cancels_the_order(h):
+    h.send(Scanned("6901234567892"), Scanned(CHIPS), ev.ChoosePayment("sim"))
+    order = h.state.payment
+    h.send(ev.StaffLogin("S0001", "2468"))
+    assert h.state.payment is None and any(isinstance(e, fx.CancelPaymentOrder) for e in h.effects)
+    h.send(ev.StaffAction("void", 2), ev.StaffAction("exit"))
+    h.send(ev.PaymentResult(order.order_id, "paid", amount_fen=order.amount.fen))
+    assert not h.events("sale.completed"), "the old order's money never completes the smaller basket"
