@@ -16,7 +16,6 @@ from enum import StrEnum
 from kiosk.catalog import Item
 from kiosk.money import Money, included_tax, weighed_amount
 
-
 MAX_QTY = 999  # of one item on one line: more is a typo or a prank, not a shopping trip
 
 
