@@ -23,22 +23,29 @@ class Bagging:
     baseline_g: int = 0  # scale reading when the session started (bags, hooks)
     placed_g: int = 0  # weight accepted as bagged this session
     awaiting: tuple[Expected, ...] = ()
+    placed: tuple[tuple[int, int], ...] = ()  # (line, grams) accepted as bagged, for voids
     last_g: int = 0  # last stable reading
     tolerance_g: int = 15  # below this a change is noise, never an intervention
 
     def expect(self, line_no: int, weight_g: int | None, tolerance_g: int) -> Bagging:
+        """Wait for ``line_no`` in the bag; an item lighter than the scale can tell apart from noise
+        is not waited for (it can never be checked, and must never block the shopper)."""
+        if weight_g is not None and weight_g <= self.tolerance_g:
+            return self
         return replace(self, awaiting=self.awaiting + (Expected(line_no, weight_g, tolerance_g),))
 
     def forget(self, line_no: int) -> Bagging:
-        """A voided line that was never bagged is no longer awaited."""
-        return replace(self, awaiting=tuple(e for e in self.awaiting if e.line_no != line_no))
+        """A voided line: no longer awaited, and if it was bagged its weight must now leave the bag."""
+        taken = sum(grams for line, grams in self.placed if line == line_no)
+        return replace(self, awaiting=tuple(e for e in self.awaiting if e.line_no != line_no),
+                       placed=tuple(p for p in self.placed if p[0] != line_no), placed_g=self.placed_g - taken)
 
     def reset(self) -> Bagging:
         """A new session: whatever is on the scale now is the baseline."""
         return Bagging(baseline_g=self.last_g, last_g=self.last_g, tolerance_g=self.tolerance_g)
 
     def accept_current(self) -> Bagging:
-        """An attendant cleared an intervention: the weight as it is now is right."""
+        """An attendant cleared a bagging intervention: the weight as it is now is right."""
         return replace(self, placed_g=self.last_g - self.baseline_g, awaiting=())
 
     def expected_now_g(self) -> int:
@@ -71,5 +78,12 @@ class Bagging:
         return state, "weight_mismatch", ()
 
     def _placed(self, state: Bagging, delta: int, k: int) -> tuple[Bagging, None, tuple[int, ...]]:
-        placed = tuple(e.line_no for e in self.awaiting[:k])
-        return replace(state, placed_g=self.placed_g + delta, awaiting=self.awaiting[k:]), None, placed
+        items = self.awaiting[:k]
+        lines = tuple(e.line_no for e in items)
+        known = sum(e.weight_g or 0 for e in items)
+        # the measured weight, shared out: known weights as expected, the rest to learned items
+        unknown = [e for e in items if e.weight_g is None]
+        grams = [(e.line_no, e.weight_g if e.weight_g is not None else (delta - known) // max(len(unknown), 1))
+                 for e in items]
+        return (replace(state, placed_g=self.placed_g + delta, awaiting=self.awaiting[k:],
+                        placed=self.placed + tuple(grams)), None, lines)

@@ -887,7 +887,7 @@ class CheckoutFlow:
             if i.reason == "void_request" and i.line_no is not None:
                 self._void(i.line_no, staff_id)
             if i.reason in ("weight_mismatch", "unexpected_item", "item_removed"):
-                self._set(bagging=self.state.bagging.accept_current())
+                self._set(bagging=self.state.bagging.accept_current())  # the attendant saw the bag
             if i.reason == "payment_failed":
                 self._set(failed_payments=0)
             if i.reason == "device_fault" and self.state.unstored_sale is not None:
@@ -904,6 +904,15 @@ class CheckoutFlow:
         mode = self.state.resume_mode if self.state.mode is Mode.NEEDS_ATTENDANT else self.state.mode
         self._set(interventions=(), attendants=attendants, mode=mode)
         self._touch()
+        self._recheck_bag()
+
+    def _recheck_bag(self) -> None:
+        """After a void the bag must lose that item's weight: check the scale as it stands now."""
+        if not self.config.security.enabled or self.state.mode not in IN_SESSION:
+            return
+        bagging, reason, _ = self.state.bagging.reading(self.state.bagging.last_g)
+        if reason is not None:
+            self._raise(reason, detail=f"{bagging.last_g} g on scale, {bagging.expected_now_g()} g expected")
 
     def _on_StaffAction(self, event: ev.StaffAction) -> None:
         s = self.state
@@ -913,6 +922,8 @@ class CheckoutFlow:
         self._touch()
         if event.action == "void" and event.line_no is not None and s.cart.line(event.line_no):
             self._void(event.line_no, s.staff_id)
+            if self.config.security.enabled:
+                self._emit("bagging.remove", line=event.line_no)  # checked when staff mode ends
         elif event.action == "cancel_sale" and s.resume_mode in IN_SESSION:
             self._abandon("staff_cancel", by=s.staff_id)
         elif event.action == "lock":
@@ -945,6 +956,7 @@ class CheckoutFlow:
                 target = Mode.CLOSED
             self._set(mode=target, staff_id=None)
             self._emit("staff.exit")
+            self._recheck_bag()
 
     def _on_RemoteLock(self, event: ev.RemoteLock) -> None:
         s = self.state

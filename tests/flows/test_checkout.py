@@ -455,3 +455,33 @@ def test_an_attendant_call_during_payment_cancels_the_order(h):
     h.send(ev.StaffAction("void", 2), ev.StaffAction("exit"))
     h.send(ev.PaymentResult(order.order_id, "paid", amount_fen=order.amount.fen))
     assert not h.events("sale.completed"), "the old order's money never completes the smaller basket"
+
+
+class TestBaggingAfterReview:
+    @pytest.fixture
+    def b(self):
+        return Harness(security={"enabled": True})
+
+    def bag(self, b, grams):
+        return b.send(WeightReading(ScaleRole.BAGGING, grams, True, "ok"))
+
+    def test_an_item_too_light_to_weigh_is_not_waited_for(self, b):
+        from kiosk.catalog import replace_items
+        light = Item(gtin("6904444444449"), None, "购物袋", "Shopping bag", Money(30), Unit.EACH, weight_g=8)
+        replace_items(b.conn, [*ITEMS, light])
+        self.bag(b, 0)
+        b.send(Scanned(light.gtin))
+        b.pay()
+        assert b.events("sale.completed")
+
+    def test_a_voided_item_that_was_bagged_must_leave_the_bag(self, b):
+        self.bag(b, 0)
+        b.send(Scanned("6901234567892"))
+        self.bag(b, 350)
+        b.send(Scanned(CHIPS))
+        self.bag(b, 430)
+        b.send(ev.RequestVoid(2), ev.StaffLogin("S0001", "2468"))
+        # the chips are still in the bag: the scale says so at once
+        assert b.events("intervention.raised")[-1]["reason"] == "unexpected_item"
+        self.bag(b, 351)  # taken out
+        assert b.events("intervention.cleared")[-1]["by"] == "shopper"
