@@ -73,6 +73,25 @@ def tax_by_rate(lines: Iterable[SaleLine]) -> dict[Decimal, Money]:
     return {rate: included_tax(max(amount, Money(0)), rate) for rate, amount in sorted(totals.items())}
 
 
+def split_by_rate(amount: Money, lines: Iterable[SaleLine]) -> list[tuple[Decimal, Money]]:
+    """Share a basket discount out over the tax rates in proportion to what each rate's lines cost
+    (largest remainder, so the parts add up to ``amount`` exactly); the tax per rate stays right."""
+    totals: dict[Decimal, int] = {}
+    for line in lines:
+        if line.kind is LineKind.ITEM:
+            totals[line.tax_rate] = totals.get(line.tax_rate, 0) + line.amount.fen
+    base = sum(totals.values())
+    if base <= 0 or amount.fen <= 0:
+        return []
+    rates = sorted(totals)
+    exact = {rate: amount.fen * totals[rate] / base for rate in rates}
+    parts = {rate: int(exact[rate]) for rate in rates}
+    left = amount.fen - sum(parts.values())
+    for rate in sorted(rates, key=lambda r: exact[r] - parts[r], reverse=True)[:left]:
+        parts[rate] += 1
+    return [(rate, Money(parts[rate])) for rate in rates if parts[rate]]
+
+
 @dataclass(frozen=True, slots=True)
 class Cart:
     lines: tuple[SaleLine, ...] = ()

@@ -80,3 +80,29 @@ def test_cart_invariants(steps):
     assert len({line.line_no for line in cart.lines}) == len(cart.lines)
     assert len([line for line in cart.item_lines if line.gtin == COLA.gtin]) <= 1
     assert all(isinstance(line.amount.fen, int) for line in cart.lines)
+
+
+def test_a_basket_discount_is_shared_over_the_tax_rates():
+    from kiosk.sale import split_by_rate
+    cart, _ = Cart().add_item(COLA, 10)  # 35.00 at 13%
+    cart, _ = cart.add_weighed(BANANA, 1000)  # 6.98 at 9%
+    parts = split_by_rate(Money(2000), cart.lines)
+    assert sum(p.fen for _, p in parts) == 2000
+    assert dict(parts) == {Decimal("0.09"): Money(333), Decimal("0.13"): Money(1667)}
+    for rate, part in parts:
+        cart, _ = cart.add_discount("C-OFF20", "立减20元", "20 off", part, rate)
+    assert cart.total == Money(2198)
+    tax = tax_by_rate(cart.lines)
+    assert tax[Decimal("0.13")] == Money(211) and tax[Decimal("0.09")] == Money(30)
+
+
+@given(st.integers(1, 10**6), st.lists(st.tuples(st.sampled_from(["0.13", "0.09", "0"]), st.integers(1, 10**5)),
+                                       min_size=1, max_size=6))
+def test_split_by_rate_adds_up(amount, lines):
+    from kiosk.sale import split_by_rate
+    cart = Cart()
+    for i, (rate, price) in enumerate(lines):
+        item = Item(None, str(1000 + i), "x", "x", Money(price), Unit.EACH, tax_rate=Decimal(rate))
+        cart, _ = cart.add_item(item)
+    parts = split_by_rate(Money(amount), cart.lines)
+    assert sum(p.fen for _, p in parts) == amount and all(p.fen > 0 for _, p in parts)

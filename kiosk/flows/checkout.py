@@ -39,7 +39,7 @@ from kiosk.flows.effects import (
     StartPayment,
 )
 from kiosk.money import Money, weighed_amount
-from kiosk.sale import Cart, Payment, Sale, SaleLine
+from kiosk.sale import Cart, Payment, Sale, SaleLine, split_by_rate
 from kiosk.staff import StaffRoster
 
 
@@ -128,11 +128,8 @@ class CheckoutState:
             coupon = parse_coupon(code)
             if coupon is None:
                 continue
-            amount = coupon.discount(cart.total)
-            if amount:
-                rate = max((line.tax_rate for line in cart.item_lines), default=None)
-                if rate is not None:
-                    cart, _ = cart.add_discount(coupon.code, coupon.name_zh, coupon.name_en, amount, rate)
+            for rate, part in split_by_rate(coupon.discount(cart.total), cart.item_lines):
+                cart, _ = cart.add_discount(coupon.code, coupon.name_zh, coupon.name_en, part, rate)
         return cart
 
     @property
