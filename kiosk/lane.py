@@ -56,8 +56,22 @@ class CoreCall:
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._state = "queued"  # queued -> running -> done, or queued -> abandoned
+
+    def abandon(self) -> bool:
+        """The caller gave up waiting: True if the call will now never run."""
+        with self._lock:
+            if self._state == "queued":
+                self._state = "abandoned"
+                return True
+            return False
 
     def run(self) -> None:
+        with self._lock:
+            if self._state == "abandoned":  # its caller was told it failed: it must not happen later
+                return
+            self._state = "running"
         try:
             self.result = self.fn()
         except BaseException as exc:  # handed back to the caller's thread
@@ -117,8 +131,9 @@ class Lane:
         """Run ``fn`` on the core thread and return its result (thread-safe, bounded wait)."""
         job = CoreCall(fn)
         self.post(job)
-        if not job.done.wait(timeout):
-            raise TimeoutError("the kiosk core did not answer in time")
+        if not job.done.wait(timeout) and job.abandon():
+            raise TimeoutError("the kiosk core did not answer in time; nothing was done")
+        job.done.wait()  # it started just as we gave up: its result stands
         if job.error is not None:
             raise job.error
         return job.result

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from kiosk.catalog import load_demo
 from kiosk.clock import SimClock
 from kiosk.db import connect
@@ -151,3 +153,27 @@ def test_a_real_lane_without_staff_accounts_accepts_no_demo_badge(tmp_path):
     lane.handle(Scanned("6901285001017"))  # beer: age check
     lane.handle(ev.StaffLogin("S0001", "2468"))
     assert seen[-1]["event"] == "staff.denied" and lane.flow.state.interventions
+
+
+def test_a_call_that_timed_out_never_runs_later(tmp_path):
+    lane, clock, seen, _ = make_lane(tmp_path)
+    busy = threading.Event()
+    lane.start(tick_interval_s=0.05)
+    try:
+        started = threading.Event()
+
+        def hold():
+            started.set()
+            busy.wait(5)
+
+        threading.Thread(target=lambda: lane.call(hold, timeout=10), daemon=True).start()
+        assert started.wait(5)
+        ran = []
+        with pytest.raises(TimeoutError, match="nothing was done"):
+            lane.call(lambda: ran.append(True), timeout=0.2)
+        busy.set()
+        time.sleep(0.3)
+        assert ran == []
+    finally:
+        busy.set()
+        lane.stop()
