@@ -249,7 +249,20 @@ def build(cls: type, data: Any, where: str) -> Any:
     return cls(**values)
 
 
+SECRET_KEYS = ("password", "pin_hash", "key")
+
+
 def _convert(hint: Any, f: dataclasses.Field[Any], value: Any, key: str) -> Any:
+    try:
+        return _convert_value(hint, f, value, key)
+    except ConfigError as exc:
+        if key.rsplit(".", 1)[-1] in SECRET_KEYS and repr(value) in str(exc):
+            # never echo a secret into a log or a terminal, even a mistyped one
+            raise ConfigError(str(exc).replace(repr(value), "(hidden)")) from None
+        raise
+
+
+def _convert_value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str) -> Any:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return build(hint, value, key)
     origin = typing.get_origin(hint)

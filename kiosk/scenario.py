@@ -52,10 +52,9 @@ def _check_step(number: int, raw: Any) -> Step:
     where = f"step {number} ({kind})"
     match kind:
         case "scan" | "member" | "coupon" | "plu":
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = str(value)
             if not isinstance(value, str):
-                raise ScenarioError(f"{where}: expected text, got {value!r}")
+                # YAML reads 0123 as a number (even octal): a code must keep every digit as written
+                raise ScenarioError(f'{where}: write the code in quotes, e.g. {kind}: "{value}"')
         case "bag":
             if value == "auto":
                 pass

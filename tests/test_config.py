@@ -90,3 +90,11 @@ def test_hash_pin_command_round_trip():
     bad = subprocess.run([sys.executable, "-m", "kiosk", "staff", "hash-pin", "S0100"], input="12\n",
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "4 to 8 digits" in bad.stderr
+
+
+def test_a_mistyped_secret_is_never_echoed(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text("[mqtt]\npassword = 20250611\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "mqtt.password" in str(err.value) and "20250611" not in str(err.value)

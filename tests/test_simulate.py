@@ -124,6 +124,8 @@ def test_scenario_catalog_option(tmp_path):
     ("steps: [{receipt: print}]", "step 1 (receipt"),
     ("steps: []", "non-empty"),
     ("steps: [{scan: 1, qty: 2}]", "step 1"),
+    ("steps: [{scan: 01234565}]", "quotes"),
+    ("steps: [{plu: 4011}]", "quotes"),
     ("name: [unclosed", "not valid YAML"),
     ("- just a list", "mapping"),
 ])

@@ -101,6 +101,7 @@ class CheckoutState:
     interventions: tuple[Intervention, ...] = ()
     produce_item: Item | None = None
     produce_reading: WeightReading | None = None
+    last_produce_reading: WeightReading | None = None  # the scale's latest word, in any mode
     last_activity: datetime | None = None
     idle_prompted: bool = False
     payment: PendingPayment | None = None
@@ -419,7 +420,8 @@ class CheckoutFlow:
         if not item.weighed:
             self._add_each(item)
             return
-        self._set(mode=Mode.PRODUCE, produce_item=item, produce_reading=None)
+        # produce already on the platter counts: the scale posts only changes
+        self._set(mode=Mode.PRODUCE, produce_item=item, produce_reading=self.state.last_produce_reading)
         self._emit("produce.selected", plu=item.plu, name=item.name(self.state.language),
                    price_per_kg=str(item.price))
 
@@ -427,6 +429,7 @@ class CheckoutFlow:
         if event.role is ScaleRole.BAGGING:
             self._bagging_reading(event)
             return
+        self._set(last_produce_reading=event)
         if self.state.mode is Mode.PRODUCE:
             self._set(produce_reading=event)
             self._emit("produce.weight", weight_kg=None if event.weight_g is None else event.weight_g / 1000,

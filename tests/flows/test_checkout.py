@@ -485,3 +485,12 @@ class TestBaggingAfterReview:
         assert b.events("intervention.raised")[-1]["reason"] == "unexpected_item"
         self.bag(b, 351)  # taken out
         assert b.events("intervention.cleared")[-1]["by"] == "shopper"
+
+
+def test_produce_already_on_the_scale_is_weighed_when_chosen(h):
+    h.send(WeightReading(ScaleRole.PRODUCE, 512, True, "ok"))  # bananas put down first
+    h.send(ev.ChooseProduce("4011"), ev.ConfirmWeight())
+    assert h.state.cart.lines[0].weight_g == 512
+    h.send(WeightReading(ScaleRole.PRODUCE, None, False, "no_answer"))  # then the scale is unplugged
+    h.send(ev.ChooseProduce("4011"), ev.ConfirmWeight())
+    assert len(h.state.cart.lines) == 1 and h.events("weight.rejected")[-1]["reason"] == "no_answer"
