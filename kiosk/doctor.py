@@ -181,13 +181,22 @@ def check_broker(config: Config, timeout_s: float = 5.0) -> Finding:
     if not config.mqtt.enabled:
         return Finding("broker", OK, "fleet reporting disabled in config")
     from kiosk.errors import KioskError
-    from kiosk.telemetry.client import BrokerError, ClientSettings, probe
+    from kiosk.telemetry.client import (
+        BrokerError,
+        ClientSettings,
+        probe,
+        probe_settings,
+        redact_url,
+    )
     try:
-        settings = ClientSettings.from_config(config.mqtt, config.kiosk.id)
+        # probe() connects with its own client id and no stored session: the kiosk's queued
+        # commands stay queued and a running kiosk stays connected
+        settings = probe_settings(ClientSettings.from_config(config.mqtt, config.kiosk.id))
         probe(settings, timeout_s)
     except (BrokerError, KioskError) as exc:
         return Finding("broker", FAIL, str(exc), "check mqtt.url, the network, and the kiosk's password or certificate")
-    return Finding("broker", OK, f"{config.mqtt.url}: connected as {config.kiosk.id}")
+    return Finding("broker", OK, f"{redact_url(config.mqtt.url)}: connected as {settings.username or config.kiosk.id} "
+                   f"(client id {settings.client_id})")
 
 
 def run_checks(config: Config) -> list[Finding]:

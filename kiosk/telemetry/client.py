@@ -13,6 +13,9 @@ What it adds to paho (DESIGN 6, reference/mqtt.md 1.7):
   reason codes and Mosquitto drops a denied publish silently, so under 3.1.1 outcomes carry
   ``verified=False``: nobody can tell a delivered publish from a dropped one there.
 - Connection failures become one clear sentence in ``last_error`` (wrong CA, refused login, ...).
+- ``probe`` (``kiosk doctor``) connects as the kiosk's user but with its own client id and no
+  stored session, so it never takes over the kiosk's session (queued commands) or its connection.
+- A broker URL is quoted in messages only through ``redact_url`` (no ``user:password@``).
 
 Callbacks given to ``MqttClient`` run on paho's network thread: keep them short and never wait
 on a ticket inside one.
@@ -27,7 +30,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -66,6 +69,20 @@ class PublishLost(TelemetryError, ConnectionError):
 
 # --- settings -------------------------------------------------------------------------------------
 
+def redact_url(url: str) -> str:
+    """``url`` without any ``user:password@``, fit to quote in a message or a log line.
+
+    Everything up to the last ``@`` of the part after the scheme goes, so a password holding
+    ``/``, ``?``, ``#`` or ``@`` is not half kept the way a URL parser would split it.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" in rest:
+        rest = rest.rpartition("@")[2]
+    return f"{scheme}{sep}{rest}"
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
     host: str
@@ -76,18 +93,23 @@ class BrokerAddress:
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
         """``mqtt://host[:1883]``, ``mqtts://host[:8883]`` (also tcp/ssl/tls), ``?protocol=3.1.1``."""
-        parts = urlsplit(url)
+        shown = redact_url(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # e.g. an unclosed [IPv6 bracket
+            raise ConfigError(f"config: mqtt.url = {shown!r} is not a URL; expected mqtt://HOST:PORT "
+                              "or mqtts://HOST:PORT") from None
         scheme = parts.scheme.lower()
         if scheme not in ("mqtt", "tcp", "mqtts", "ssl", "tls"):
-            raise ConfigError(f"config: mqtt.url = {url!r} is not allowed; expected mqtt://HOST:PORT "
+            raise ConfigError(f"config: mqtt.url = {shown!r} is not allowed; expected mqtt://HOST:PORT "
                               "or mqtts://HOST:PORT")
         tls = scheme in ("mqtts", "ssl", "tls")
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError:
-            raise ConfigError(f"config: mqtt.url = {url!r} has a bad port") from None
+            raise ConfigError(f"config: mqtt.url = {shown!r} has a bad port") from None
         if not parts.hostname:
-            raise ConfigError(f"config: mqtt.url = {url!r} names no host")
+            raise ConfigError(f"config: mqtt.url = {shown!r} names no host")
         protocol = None
         query = parse_qs(parts.query)
         if "protocol" in query:
@@ -112,6 +134,7 @@ class ClientSettings:
     cert: str | None = None
     key: str | None = None
     session_expiry_s: int = 86400
+    clean_start: bool = False  # True: no stored session (probes); the kiosk keeps one
     keepalive_s: int = 30
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 30.0
@@ -416,8 +439,8 @@ class MqttClient:
                     props = Properties(PacketTypes.CONNECT)
                     props.SessionExpiryInterval = int(self.settings.session_expiry_s)
                     session.paho.connect(self.settings.address.host, self.settings.address.port,
-                                         keepalive=self.settings.keepalive_s, clean_start=False,
-                                         properties=props)
+                                         keepalive=self.settings.keepalive_s,
+                                         clean_start=self.settings.clean_start, properties=props)
                 else:
                     session.paho.connect(self.settings.address.host, self.settings.address.port,
                                          keepalive=self.settings.keepalive_s)
@@ -464,7 +487,8 @@ class MqttClient:
         v5 = self._protocol == MQTT5
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.settings.client_id,
                              protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-                             clean_session=None if v5 else False, reconnect_on_failure=False)
+                             clean_session=None if v5 else self.settings.clean_start,
+                             reconnect_on_failure=False)
         client.connect_timeout = self.settings.connect_timeout_s
         client.max_inflight_messages_set(self.settings.max_inflight)
         if self.settings.username:
@@ -612,8 +636,27 @@ class MqttClient:
                 self._on_disconnected(str(reason))
 
 
+PROBE_SUFFIX = "-doctor"
+
+
+def probe_settings(settings: ClientSettings, suffix: str = PROBE_SUFFIX) -> ClientSettings:
+    """``settings`` for a one-off check: same user, password and TLS identity (the ACL keys on
+    the username), but client id ``{client_id}{suffix}`` and no stored session.
+
+    With the kiosk's own client id and its persistent session the broker would hand the probe
+    the kiosk's session (QoS 1 commands queued while it was down, delivered to the probe and
+    lost) and disconnect a running kiosk (its Will ``offline`` fires).
+    """
+    client_id = settings.client_id if settings.client_id.endswith(suffix) else settings.client_id + suffix
+    return replace(settings, client_id=client_id, clean_start=True, session_expiry_s=0)
+
+
 def probe(settings: ClientSettings, timeout: float = 5.0) -> Connected:
-    """Connect once and disconnect: for ``kiosk doctor`` and tests. Raises ``BrokerError``."""
+    """Connect once and disconnect: for ``kiosk doctor`` and tests. Raises ``BrokerError``.
+
+    Connects with ``probe_settings(settings)``, never as the kiosk's session (see there).
+    """
+    settings = probe_settings(settings)
     seen: list[Connected] = []
     client = MqttClient(settings, on_connected=seen.append, name="mqtt-probe")
     client.start()

@@ -6,6 +6,7 @@ import errno
 from pathlib import Path
 
 import pytest
+import serial
 
 from kiosk.peripherals.printer import (
     JobLog,
@@ -90,18 +91,103 @@ def test_dropout_right_after_the_write_does_not_print_twice() -> None:
     assert sim.cuts == 1
 
 
-def test_dropout_during_the_write_is_retried_once() -> None:
-    sim = FlakyPrinter()
-    sim.drop_during = True
+class PartWritePrinter(SimulatedPrinter):
+    """pyserial on an RTS/CTS printer out of paper: half the job leaves, then the write times out."""
+
+    fail_next = True
+
+    def _raw(self, msg: bytes) -> None:
+        is_query = len(msg) == 3 and msg[:2] == st.DLE_EOT
+        if not is_query and self.fail_next:
+            self.fail_next = False
+            self.take(msg[: len(msg) // 2])
+            raise serial.SerialTimeoutException("Write timeout")
+        super()._raw(msg)
+
+
+class UnopenablePrinter(SimulatedPrinter):
+    """Answers the status check, then the cable is pulled and the job's open fails."""
+
+    refuse_open = False
+    drop_after_status = True
+    _answered = 0
+
+    def _read(self) -> bytes:
+        reply = super()._read()
+        self._answered += 1
+        if self.drop_after_status and self._answered == len(st.QUERIES):
+            self.drop_after_status = False
+            self._device = False  # closed under us after the last status reply ...
+            self.refuse_open = True  # ... and it will not open again for the job
+        return reply
+
+    def open(self, raise_not_found: bool = True) -> None:
+        if self.refuse_open:
+            raise OSError(errno.ENOENT, "No such file or directory: '/dev/usb/lp0'")
+        super().open(raise_not_found)
+
+
+def test_a_write_that_fails_part_way_is_not_resent() -> None:
+    sim = PartWritePrinter()
     jobs = JobLog()
     printer = make_printer(sim, jobs)
     with pytest.raises(PrinterUnavailable) as info:
         printer.print_receipt(make_sale(), "sale:S1")
+    assert info.value.maybe_printed and "may have printed" in str(info.value)
     assert info.value.status.reason == "no_answer"
-    assert jobs.state("sale:S1") is JobState.FAILED
-    assert sim.cuts == 0
+    assert jobs.state("sale:S1") is JobState.SENDING  # uncertain, not "failed" (retryable)
+    partial = len(sim.received)
+    assert partial > 0 and sim.cuts == 0
+    retry = printer.print_receipt(make_sale(), "sale:S1")
+    assert retry.outcome == "uncertain" and not retry.printed and retry.bytes_sent == 0
+    assert len(sim.received) == partial  # not a byte more: no partial receipt followed by a whole one
+    assert jobs.state("sale:S1") is JobState.SENDING
+    assert printer.print_receipt(make_sale(), "reprint:S1:1", reprint=True).printed  # staff reprint
+    assert sim.cuts == 1
+
+
+def test_a_link_dropping_during_the_write_is_uncertain_not_resent() -> None:
+    sim = FlakyPrinter()
+    sim.drop_during = True  # the transport cannot tell how much went before the error
+    jobs = JobLog()
+    printer = make_printer(sim, jobs)
+    with pytest.raises(PrinterUnavailable) as info:
+        printer.print_receipt(make_sale(), "sale:S1")
+    assert info.value.maybe_printed
+    assert jobs.state("sale:S1") is JobState.SENDING
+    assert printer.print_receipt(make_sale(), "sale:S1").outcome == "uncertain"
+    assert sim.received == b""
+
+
+def test_a_printer_that_cannot_be_opened_for_the_job_is_retried() -> None:
+    sim = UnopenablePrinter()
+    jobs = JobLog()
+    printer = make_printer(sim, jobs)
+    with pytest.raises(PrinterUnavailable) as info:
+        printer.print_receipt(make_sale(), "sale:S1")
+    assert not info.value.maybe_printed and "cannot be opened" in str(info.value)
+    assert info.value.status.reason == "no_answer"
+    assert jobs.state("sale:S1") is JobState.FAILED  # nothing can have left: safe to retry
+    assert sim.received == b""
+    sim.refuse_open = False  # plugged back in
     assert printer.print_receipt(make_sale(), "sale:S1").printed
     assert printer.print_receipt(make_sale(), "sale:S1").outcome == "duplicate"
+    assert sim.cuts == 1
+
+
+def test_a_printer_that_cannot_be_opened_at_all_is_refused_and_retryable() -> None:
+    sim = UnopenablePrinter()
+    sim.drop_after_status = False
+    sim.refuse_open = True
+    sim._device = False
+    jobs = JobLog()
+    printer = make_printer(sim, jobs)
+    with pytest.raises(PrinterUnavailable) as info:
+        printer.print_receipt(make_sale(), "sale:S1")
+    assert not info.value.maybe_printed and info.value.status.reason == "no_answer"
+    assert jobs.state("sale:S1") is None
+    sim.refuse_open = False
+    assert printer.print_receipt(make_sale(), "sale:S1").printed
     assert sim.cuts == 1
 
 

@@ -2,9 +2,11 @@
 
 A job is recorded as ``sending`` before its bytes go to the printer and ``sent`` once the
 transport has taken all of them (the printer holds them even if it then goes offline, and prints
-them when it can). A job whose write failed is ``failed`` and may be sent again. A job left in
-``sending`` (the kiosk lost power mid-write) is treated as possibly printed: it is not sent again
-automatically; the shopper gets the on-screen receipt and staff can reprint.
+them when it can). A job none of whose bytes can have left (the printer could not be opened) is
+``failed`` and may be sent again. A job left in ``sending`` (the kiosk lost power mid-write, or the
+write failed after it had begun, e.g. a serial write timeout with part of the job already out) is
+treated as possibly printed: it is not sent again automatically; the shopper gets the on-screen
+receipt and staff can reprint.
 
 Stored in a small SQLite file of its own (WAL, synchronous=FULL), or in memory for one-off use.
 """

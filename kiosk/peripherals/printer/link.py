@@ -23,6 +23,14 @@ log = logging.getLogger(__name__)
 WRITE_TIMEOUT_S = 30.0
 
 
+class SendError(DeviceError):
+    """A job write failed. ``started``: the write had begun, so part of the job may have left."""
+
+    def __init__(self, message: str, *, started: bool) -> None:
+        super().__init__(message)
+        self.started = started
+
+
 def _reads_by_itself(printer: Escpos) -> bool:
     return type(printer)._read is not Escpos._read
 
@@ -59,16 +67,24 @@ class PrinterLink:
             raise DeviceError(f"printer {self.name} cannot be opened: {one_line(exc)}") from exc
 
     def send(self, data: bytes) -> None:
-        """Write a whole job; DeviceError if the printer cannot be opened or the write fails."""
+        """Write a whole job. Raises ``SendError``: ``started`` is False when the device could not
+        be opened (no byte can have left), True when the write itself failed (part of the job may
+        be in the printer: pyserial, sockets and pyusb do not say how much went before an error)."""
         try:
             self._device()
+        except Exception as exc:
+            self.reset()
+            raise SendError(f"printer {self.name} cannot be opened: {type(exc).__name__}: {one_line(exc)}",
+                            started=False) from exc
+        try:
             self.printer._raw(data)
             flush = getattr(self.printer._device, "flush", None)
             if callable(flush):
                 flush()
         except Exception as exc:
             self.reset()
-            raise DeviceError(f"printer {self.name}: {type(exc).__name__}: {one_line(exc)}") from exc
+            raise SendError(f"printer {self.name}: {type(exc).__name__}: {one_line(exc)}",
+                            started=True) from exc
 
     def query(self, n: int) -> bytes | None:
         """The raw reply to DLE EOT ``n``, or None (no answer, cannot read, or link failed)."""

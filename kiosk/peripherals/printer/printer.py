@@ -28,7 +28,7 @@ from kiosk.events import Post
 from kiosk.peripherals.printer import status as st
 from kiosk.peripherals.printer.escpos_out import encode
 from kiosk.peripherals.printer.jobs import JobLog, JobState
-from kiosk.peripherals.printer.link import PrinterLink
+from kiosk.peripherals.printer.link import PrinterLink, SendError
 from kiosk.peripherals.printer.png import save_png
 from kiosk.peripherals.printer.receipt import (
     Receipt,
@@ -46,11 +46,17 @@ JOBS_FILE = "printer-jobs.sqlite"
 
 
 class PrinterUnavailable(DeviceError):
-    """The printer cannot take a job now; ``status`` says why. Nothing was printed."""
+    """The printer cannot take a job now; ``status`` says why.
 
-    def __init__(self, message: str, status: st.PrinterStatus) -> None:
+    ``maybe_printed`` False: nothing was sent, a retry with the same job id prints. True: the
+    link failed after the write had begun, so part of the receipt (or all of it) may have come
+    out; the job stays ``sending`` and is never resent automatically (staff reprint it).
+    """
+
+    def __init__(self, message: str, status: st.PrinterStatus, *, maybe_printed: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.maybe_printed = maybe_printed
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +164,9 @@ class ReceiptPrinter:
         return layout_sale(sale, self.settings, reprint=reprint)
 
     def print_receipt(self, sale: Sale, job_id: str, *, reprint: bool = False) -> PrintResult:
-        """Print ``sale`` once per ``job_id``. Raises ``PrinterUnavailable`` (nothing printed,
-        safe to retry with the same id) when the printer is faulty or the write fails."""
+        """Print ``sale`` once per ``job_id``. Raises ``PrinterUnavailable`` when the printer is
+        faulty or the job cannot be sent: safe to retry with the same id unless ``maybe_printed``
+        (the write failed part way; a retry then returns outcome ``uncertain``, nothing resent)."""
         return self._print_job(job_id, sale.sale_id, self.receipt(sale, reprint=reprint),
                                png_name=f"{_safe(sale.sale_id)}.png")
 
@@ -189,9 +196,19 @@ class ReceiptPrinter:
             try:
                 self.link.send(data)
             except DeviceError as exc:
-                self.jobs.failed(job_id, sale_id)
                 self._note(st.NO_ANSWER)
-                raise PrinterUnavailable(f"printer {self.link.name} dropped the job: {exc}", st.NO_ANSWER) from exc
+                if not isinstance(exc, SendError) or exc.started:
+                    # bytes may be in the printer (a timeout mid-write on a paper-out RTS/CTS
+                    # printer): resending would print a partial receipt and then a whole one
+                    log.warning("printer %s: job %s failed part way; it may have printed, so it stays "
+                                "'sending' and is not resent: %s", self.link.name, job_id, exc)
+                    raise PrinterUnavailable(
+                        f"printer {self.link.name} dropped job {job_id} part way ({exc}); part of the "
+                        "receipt may have printed, so it is not resent automatically: reprint it if needed",
+                        st.NO_ANSWER, maybe_printed=True) from exc
+                self.jobs.failed(job_id, sale_id)  # nothing left: a retry may send it
+                raise PrinterUnavailable(f"printer {self.link.name} could not take the job: {exc}",
+                                         st.NO_ANSWER) from exc
             self.jobs.sent(job_id, sale_id)
             if self.png_dir is not None:
                 save_png(receipt, self.png_dir / png_name)
