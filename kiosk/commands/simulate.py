@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +20,16 @@ if TYPE_CHECKING:  # the printer and MQTT stacks load only when asked for
     from kiosk.telemetry import Telemetry
 
 
+MQTT_DB = Path("var/kiosk-simulate.db")  # `--mqtt` without `--db`: kept, so unsent rows are never lost
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("simulate", help="run a scenario headless on simulated devices",
                        description="Run a scripted shopper session (DESIGN 3.2 scenario YAML) on simulated "
                                    "devices and a simulated clock; print its events. Exit 1 if a step fails.")
     p.add_argument("scenario", help="scenario YAML file (see examples/scenarios/)")
     p.add_argument("--catalog", metavar="CSV", help="catalog CSV to load (default: the scenario's, else the demo)")
-    p.add_argument("--db", metavar="PATH", help="SQLite database to keep sales in (default: in memory)")
+    p.add_argument("--db", metavar="PATH", help=f"SQLite database to keep sales in (default: in memory; with --mqtt ./{MQTT_DB})")
     add_config_argument(p)
     p.add_argument("--mqtt", metavar="URL", help="publish presence, health and sales to this broker")
     p.add_argument("--printer", metavar="URI", help="print receipts to this printer (DESIGN 3.5)")
@@ -73,26 +75,25 @@ def run(args: argparse.Namespace) -> int:
         out({"event": "error", "message": str(exc)})
         return 1
     config = simulator_config(args.config, scenario)
-    with tempfile.TemporaryDirectory(prefix="kiosk-sim-") as scratch:
-        db = args.db or (str(Path(scratch) / "kiosk.db") if args.mqtt else None)
-        conn = open_database(db)
-        catalog = Path(args.catalog) if args.catalog else scenario.catalog
-        sim = Simulator(config, conn, catalog_csv=catalog, on_event=out)
-        if args.printer:
-            sim.lane.printer = receipt_printer(args, config, sim.lane.post)
-        telemetry = start_telemetry(args.mqtt, config, sim, db) if args.mqtt and db else None
-        try:
-            result = sim.run(scenario)
-        finally:
-            if telemetry is not None:
-                left = telemetry.stop(drain_timeout_s=config.mqtt.drain_timeout_s)
-                out({"event": "telemetry.stopped", "unacknowledged": left,
-                     "last_error": telemetry.status().get("last_error")})
-                if left:
-                    print(f"kiosk: {left} message(s) not yet acknowledged by the fleet; they stay in "
-                          f"{'the database' if args.db else 'a temporary database (use --db to keep them)'} "
-                          "and are sent by the next run", file=sys.stderr)
-            conn.close()
+    # With --mqtt the outbox must outlive this run (nothing sent to the fleet is lost): a kept database.
+    db = args.db or (str(MQTT_DB) if args.mqtt else None)
+    conn = open_database(db)
+    catalog = Path(args.catalog) if args.catalog else scenario.catalog
+    sim = Simulator(config, conn, catalog_csv=catalog, on_event=out)
+    if args.printer:
+        sim.lane.printer = receipt_printer(args, config, sim.lane.post)
+    telemetry = start_telemetry(args.mqtt, config, sim, db) if args.mqtt and db else None
+    try:
+        result = sim.run(scenario)
+    finally:
+        if telemetry is not None:
+            left = telemetry.stop(drain_timeout_s=config.mqtt.drain_timeout_s)
+            out({"event": "telemetry.stopped", "unacknowledged": left,
+                 "last_error": telemetry.status().get("last_error")})
+            if left:
+                print(f"kiosk: {left} message(s) not yet acknowledged by the fleet; they stay in {db} "
+                      f"and are sent by the next run with --db {db}", file=sys.stderr)
+        conn.close()
     if result.error is not None:
         print(f"kiosk: scenario {args.scenario}: {result.error['message']}", file=sys.stderr)
         return 1

@@ -70,3 +70,14 @@ def test_a_later_run_sends_what_an_earlier_run_could_not(broker, tmp_path):
         assert fleet_sales(tmp_path / "fleet.db") == first + second
     finally:
         ingest.stop()
+
+
+def test_without_db_the_unsent_sales_are_kept_for_the_next_run(broker, tmp_path):
+    config = kiosk_toml(tmp_path, 1)
+    proc = subprocess.run([sys.executable, "-m", "kiosk", "simulate", "--json", "--mqtt", broker.url, "--config",
+                           str(config), str(SHIFT)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    kept = tmp_path / "var" / "kiosk-simulate.db"
+    assert kept.exists() and str(kept.relative_to(tmp_path)) in proc.stderr
+    conn = sqlite3.connect(kept)
+    assert conn.execute("SELECT count(*) FROM outbox WHERE topic = 'sales'").fetchone()[0] == 3
