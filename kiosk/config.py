@@ -142,6 +142,15 @@ class PaymentsSection:
 
 
 @dataclass(frozen=True)
+class CouponsSection:
+    """Coupons this store has issued (codes of kiosk/coupons.py); anything else is refused, so a
+    shopper cannot invent one. The fleet can push a new list live."""
+
+    accepted: list[str] = field(default_factory=list)
+    max_per_sale: int = bounded(1, 0, 10)
+
+
+@dataclass(frozen=True)
 class MqttSection:
     enabled: bool = False
     url: str = "mqtt://127.0.0.1:1883"
@@ -182,6 +191,7 @@ class Config:
     gpio: GpioSection = field(default_factory=GpioSection)
     security: SecuritySection = field(default_factory=SecuritySection)
     payments: PaymentsSection = field(default_factory=PaymentsSection)
+    coupons: CouponsSection = field(default_factory=CouponsSection)
     mqtt: MqttSection = field(default_factory=MqttSection)
     staff: StaffSection = field(default_factory=StaffSection)
 

@@ -25,7 +25,7 @@ from kiosk.telemetry import Telemetry
 from kiosk.telemetry.payloads import PriceChange
 
 # Sections the lane can take over while running; anything else needs a restart.
-LIVE_SECTIONS = ("timeouts.", "security.", "payments.", "kiosk.language", "staff.")
+LIVE_SECTIONS = ("timeouts.", "security.", "payments.", "coupons.", "kiosk.language", "staff.")
 
 
 class LaneControl:
@@ -85,7 +85,8 @@ class LaneControl:
             return []
         kiosk = dataclasses.replace(self.lane.config.kiosk, language=config.kiosk.language)
         merged = dataclasses.replace(self.lane.config, timeouts=config.timeouts, security=config.security,
-                                     payments=config.payments, staff=config.staff, kiosk=kiosk)
+                                     payments=config.payments, coupons=config.coupons, staff=config.staff,
+                                     kiosk=kiosk)
 
         def swap() -> None:
             self.lane.config = merged

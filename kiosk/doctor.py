@@ -199,9 +199,22 @@ def check_broker(config: Config, timeout_s: float = 5.0) -> Finding:
                    f"(client id {settings.client_id})")
 
 
+def check_staff(config: Config) -> Finding:
+    accounts = config.staff.accounts
+    if not accounts:
+        return Finding("staff", FAIL, "no staff accounts: nobody can approve age checks, voids or help calls",
+                       "add [[staff.accounts]] with id, role and pin_hash (`kiosk staff hash-pin ID`)")
+    unusable = [a.id or "(no id)" for a in accounts if not a.id or not a.pin_hash.startswith("pbkdf2_sha256$")]
+    if unusable:
+        return Finding("staff", FAIL, f"accounts without a usable PIN hash: {', '.join(unusable)}",
+                       "set pin_hash from `kiosk staff hash-pin ID`")
+    return Finding("staff", OK, f"{len(accounts)} staff account(s)")
+
+
 def run_checks(config: Config) -> list[Finding]:
     checks: list[tuple[str, Callable[[], Finding]]] = [
         ("disk", lambda: check_disk(config)),
+        ("staff", lambda: check_staff(config)),
         ("database", lambda: check_database(config)),
         ("produce scale", lambda: check_scale(config.scale, ScaleRole.PRODUCE)),
         ("bagging scale", lambda: check_scale(config.bagging_scale, ScaleRole.BAGGING)),

@@ -28,7 +28,10 @@ from kiosk.scenario import Scenario, Step
 # The simulator always offers the simulated wallet; bagging security is off unless the config file
 # or the scenario turns it on (DESIGN 3.2).
 SIMULATOR_CONFIG: dict[str, Any] = {"payments": {"simulated": True}}
-SIMULATOR_DEFAULTS: dict[str, Any] = {"security": {"enabled": False}}
+SIMULATOR_DEFAULTS: dict[str, Any] = {
+    "security": {"enabled": False},
+    "coupons": {"accepted": ["C-FULL100-10", "C-FULL50-5", "C-OFF5", "C-PCT10"]},  # the demo store's coupons
+}
 STEP_SECONDS = 1.0  # simulated time a shopper takes for one step
 
 

@@ -15,6 +15,8 @@ import pytest
 from tests.telemetry.broker import Mosquitto
 
 ROOT = Path(__file__).resolve().parents[1]
+STAFF = ('[[staff.accounts]]\nid = "S0001"\nrole = "attendant"\n'
+         'pin_hash = "pbkdf2_sha256$60000$demo-s0001$709f59db7f97d805a2bbe8c34f97adf866779c5dda0cd0830a7750ae1a571bf2"\n')
 
 
 def doctor(config: Path) -> tuple[int, dict[str, dict], str]:
@@ -61,10 +63,10 @@ def test_everything_healthy(tmp_path, emulated_scale, video):
                           f'[scale]\nport = "{link}"\n[bagging_scale]\nenabled = false\n'
                           f'[printer]\nenabled = false\n[camera]\ndevice = "{video}"\n'
                           f'[gpio]\npin_factory = "mock"\n'
-                          f'[mqtt]\nenabled = true\nurl = "{broker.url}"\npassword = "pw"\n', encoding="utf-8")
+                          f'[mqtt]\nenabled = true\nurl = "{broker.url}"\npassword = "pw"\n' + STAFF, encoding="utf-8")
         code, rows, stderr = doctor(config)
     assert {name: row["result"] for name, row in rows.items()} == {
-        "disk": "OK", "database": "OK", "produce scale": "OK", "bagging scale": "OK", "printer": "OK",
+        "disk": "OK", "staff": "OK", "database": "OK", "produce scale": "OK", "bagging scale": "OK", "printer": "OK",
         "camera": "OK", "gpio": "OK", "broker": "OK"}, rows
     assert code == 0 and "Traceback" not in stderr
     assert "stable at zero" in rows["produce scale"]["detail"]
@@ -78,7 +80,7 @@ def test_a_loaded_scale_is_a_warning(tmp_path, emulated_scale):
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[scale]\nport = "{link}"\n'
                       '[bagging_scale]\nenabled = false\n[printer]\nenabled = false\n'
-                      '[camera]\nenabled = false\n[gpio]\nenabled = false\n', encoding="utf-8")
+                      '[camera]\nenabled = false\n[gpio]\nenabled = false\n' + STAFF, encoding="utf-8")
     time.sleep(0.3)
     code, rows, _ = doctor(config)
     assert rows["produce scale"]["result"] == "WARN" and "not zero" in rows["produce scale"]["detail"]
@@ -93,7 +95,7 @@ def test_a_kiosk_with_nothing_plugged_in(tmp_path):
                       '[mqtt]\nenabled = true\nurl = "mqtt://127.0.0.1:9"\n', encoding="utf-8")
     code, rows, stderr = doctor(config)
     assert code == 1 and "Traceback" not in stderr
-    for name in ("produce scale", "bagging scale", "printer", "camera", "gpio", "broker"):
+    for name in ("staff", "produce scale", "bagging scale", "printer", "camera", "gpio", "broker"):
         assert rows[name]["result"] == "FAIL", rows[name]
         assert rows[name]["fix"], f"{name} has no fix hint"
     assert rows["database"]["result"] == "WARN" and not (tmp_path / "data").exists(), "doctor creates nothing"
@@ -102,7 +104,7 @@ def test_a_kiosk_with_nothing_plugged_in(tmp_path):
 def test_table_output(tmp_path):
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[kiosk]\ndata_dir = "{tmp_path}"\n[scale]\nenabled = false\n[bagging_scale]\nenabled = false\n'
-                      '[camera]\nenabled = false\n[gpio]\nenabled = false\n[printer]\nenabled = false\n',
+                      '[camera]\nenabled = false\n[gpio]\nenabled = false\n[printer]\nenabled = false\n' + STAFF,
                       encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "kiosk", "doctor", "--config", str(config)],
                           capture_output=True, text=True, cwd=ROOT)

@@ -631,11 +631,15 @@ class CheckoutFlow:
         if not self._ensure_session():
             return
         self._touch()
-        if coupon is None:
+        if coupon is None or coupon.code not in self.config.coupons.accepted:
             self._emit("coupon.rejected", code=event.code[:40], reason="unknown_coupon")
             return
         if coupon.code in self.state.coupons:
             self._emit("coupon.rejected", code=coupon.code, reason="already_applied")
+            return
+        if len(self.state.coupons) >= self.config.coupons.max_per_sale:
+            self._emit("coupon.rejected", code=coupon.code, reason="one_per_sale"
+                       if self.config.coupons.max_per_sale == 1 else "too_many")
             return
         self._set(coupons=self.state.coupons + (coupon.code,))
         self._emit("coupon.accepted", code=coupon.code, name=coupon.name_en if self.state.language == "en"

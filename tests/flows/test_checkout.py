@@ -48,7 +48,8 @@ def ean13_label(plu5: str, price_fen: int) -> str:
 
 class Harness:
     def __init__(self, **overrides):
-        base = {"payments": {"simulated": True}, "security": {"enabled": False}}
+        base = {"payments": {"simulated": True}, "security": {"enabled": False},
+                "coupons": {"accepted": ["C-OFF5", "C-FULL10-2", "C-PCT10"]}}
         for key, value in overrides.items():
             base.setdefault(key, {}).update(value)
         self.config = load_config(None, base)
@@ -494,3 +495,11 @@ def test_produce_already_on_the_scale_is_weighed_when_chosen(h):
     h.send(WeightReading(ScaleRole.PRODUCE, None, False, "no_answer"))  # then the scale is unplugged
     h.send(ev.ChooseProduce("4011"), ev.ConfirmWeight())
     assert len(h.state.cart.lines) == 1 and h.events("weight.rejected")[-1]["reason"] == "no_answer"
+
+
+def test_only_issued_coupons_and_one_per_sale(h):
+    h.send(Scanned("6901234567892"), ev.ApplyCoupon("C-OFF9999"))
+    assert h.events("coupon.rejected")[-1]["reason"] == "unknown_coupon"
+    h.send(ev.ApplyCoupon("C-PCT10"), ev.ApplyCoupon("C-OFF5"))
+    assert h.events("coupon.rejected")[-1]["reason"] == "one_per_sale"
+    assert h.state.coupons == ("C-PCT10",) and h.state.priced_cart.total == Money(315)
