@@ -94,6 +94,7 @@ class CameraSection:
 class ScannerSection:
     enabled: bool = False
     device: str = "/dev/input/kiosk-scanner"
+    key_gap_s: float = bounded(0.1, 0.01, 2.0)  # a longer pause inside a scan breaks it (then it is dropped)
 
 
 @dataclass(frozen=True)
