@@ -54,8 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if args.headless_demo:
         return headless_demo(args, Path(args.headless_demo))
     config = simulator_config(args.config, None) if args.simulate else config_from(args)
+    db = Path(args.db) if args.db else (SIM_DB if args.simulate else config.db_path)
     if not args.simulate:
-        preflight(config)
+        preflight(config, db)
     from kiosk.ui.display import detect
 
     display = detect(os.environ)
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         except NoWindow as exc:
             reason = str(exc)
         else:
-            return run_ui(args, config)
+            return run_ui(args, config, db)
     if not args.simulate:
         # A kiosk with no screen is no use to a shopper: exit so systemd restarts us (DESIGN 6).
         print(f"kiosk: error: no display ({reason}); the kiosk UI needs a screen", file=sys.stderr)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     return headless_demo(args, DEMO_SCENARIO)
 
 
-def preflight(config: Config) -> None:
+def preflight(config: Config, db: Path) -> None:
     """What a real lane needs before it opens: a way to take payment and a catalog."""
     from kiosk.catalog import Catalog
     from kiosk.db import connect
@@ -86,16 +87,15 @@ def preflight(config: Config) -> None:
         raise UserError("no payment provider is built yet (Alipay, WeChat Pay, UnionPay and EMVCo come with "
                         "the payments work); set [payments] simulated = true to run a lane with the "
                         "simulated wallet, or use `kiosk run --simulate`")
-    conn = connect(config.db_path)
+    conn = connect(db)
     try:
         if Catalog(conn).count() == 0:
-            raise UserError(f"the catalog in {config.db_path} is empty; import one with "
-                            f"`kiosk catalog import FILE.csv --db {config.db_path}`")
+            raise UserError(f"the catalog in {db} is empty; import one with `kiosk catalog import FILE.csv --db {db}`")
     finally:
         conn.close()
 
 
-def run_ui(args: argparse.Namespace, config: Config) -> int:
+def run_ui(args: argparse.Namespace, config: Config, db: Path) -> int:
     """The window is open: start the devices, the lane on its core thread and the Kivy app on this one."""
     from kiosk.catalog import load_demo
     from kiosk.clock import utc_now
@@ -106,7 +106,6 @@ def run_ui(args: argparse.Namespace, config: Config) -> int:
     from kiosk.ui.app import KioskApp
     from kiosk.ui.presenter import Presenter
 
-    db = (Path(args.db) if args.db else SIM_DB) if args.simulate else (Path(args.db) if args.db else config.db_path)
     conn = open_database(str(db))
     devices: Devices | None = None
     try:
