@@ -18,6 +18,7 @@ from paho.mqtt.properties import Properties
 
 from fleet.ingest import Ingest
 from kiosk.config import Config, build
+from kiosk.telemetry.client import ClientSettings, MqttClient
 from tests.telemetry.broker import Mosquitto, Pki
 
 PASSWORDS = {"fleet": "fleet-secret", "kiosk-0001": "k1-secret", "kiosk-0002": "k2-secret"}
@@ -175,3 +176,19 @@ def retained(port: int, topic: str, wait_s: float = 0.5) -> bytes | None:
         return found[-1].payload if found else None
     finally:
         probe.close()
+
+
+@pytest.fixture
+def started() -> Iterator[list[MqttClient]]:
+    """Clients a test starts with ``start(started, settings)``; all stopped at the end."""
+    clients: list[MqttClient] = []
+    yield clients
+    for client in clients:
+        client.stop(timeout=1)
+
+
+def start(clients: list[MqttClient], s: ClientSettings, **kw: object) -> MqttClient:
+    client = MqttClient(s, **kw)  # type: ignore[arg-type]
+    clients.append(client)
+    client.start()
+    return client

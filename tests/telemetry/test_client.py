@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,7 @@ from kiosk.telemetry.client import (
     probe,
 )
 from tests.telemetry.broker import Mosquitto, Pki
-from tests.telemetry.conftest import PASSWORDS, FleetProbe, wait_until
+from tests.telemetry.conftest import PASSWORDS, FleetProbe, start, wait_until
 
 
 def settings(url: str, kiosk_id: str = "kiosk-0001", **kw: object) -> ClientSettings:
@@ -34,21 +33,6 @@ def settings(url: str, kiosk_id: str = "kiosk-0001", **kw: object) -> ClientSett
                           ca=str(kw.pop("ca", "")), cert=str(kw.pop("cert", "")), key=str(kw.pop("key", "")))
     return ClientSettings.from_config(section, kiosk_id, reconnect_min_s=0.1, reconnect_max_s=0.5,
                                       connect_timeout_s=2.0, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def started() -> Iterator[list[MqttClient]]:
-    clients: list[MqttClient] = []
-    yield clients
-    for client in clients:
-        client.stop(timeout=1)
-
-
-def start(clients: list[MqttClient], s: ClientSettings, **kw: object) -> MqttClient:
-    client = MqttClient(s, **kw)  # type: ignore[arg-type]
-    clients.append(client)
-    client.start()
-    return client
 
 
 # --- addresses and settings (no broker) -----------------------------------------------------

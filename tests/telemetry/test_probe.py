@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -23,7 +22,7 @@ from kiosk.telemetry.client import (
     redact_url,
 )
 from tests.telemetry.broker import Mosquitto, Pki
-from tests.telemetry.conftest import PASSWORDS, FleetProbe, kiosk_config, wait_until
+from tests.telemetry.conftest import PASSWORDS, FleetProbe, kiosk_config, start, wait_until
 
 KIOSK = "kiosk-0001"
 DOWN = f"kiosk/v1/{KIOSK}/down/#"
@@ -35,21 +34,6 @@ def settings(url: str, **kw: object) -> ClientSettings:
                           ca=str(kw.pop("ca", "")), cert=str(kw.pop("cert", "")), key=str(kw.pop("key", "")))
     return ClientSettings.from_config(section, KIOSK, reconnect_min_s=0.1, reconnect_max_s=0.5,
                                       connect_timeout_s=2.0)
-
-
-@pytest.fixture
-def started() -> Iterator[list[MqttClient]]:
-    clients: list[MqttClient] = []
-    yield clients
-    for client in clients:
-        client.stop(timeout=1)
-
-
-def start(clients: list[MqttClient], s: ClientSettings, **kw: object) -> MqttClient:
-    client = MqttClient(s, **kw)  # type: ignore[arg-type]
-    clients.append(client)
-    client.start()
-    return client
 
 
 # --- settings (no broker) -------------------------------------------------------------------
