@@ -215,3 +215,61 @@ def test_never_two_adds_without_a_gap(frames):
                 before = [t for t in reads[accepted.text] if t < accepted.first_ts]
                 assert accepted.first_ts - max(before) > 1.0
             added.add(accepted.text)
+
+
+# ------------------------------------------------------------------ one product, several symbols
+
+LEFT = ((50, 100), (230, 100), (230, 190), (50, 190))
+RIGHT = ((350, 100), (530, 100), (530, 190), (350, 190))
+PACK_EAN = Code("ean13", "9501101531000", LEFT, "zxing")
+PACK_QR = Code("qr", "https://id.gs1.org/01/09501101531000", RIGHT, "zxing")
+PACK_DATABAR = Code("databar", "(01)09501101531000", RIGHT, "zxing")
+PACK_WEIGHED = Code("databar-expanded", "(01)09501101531000(3103)000500", RIGHT, "zxing")
+
+
+def test_an_ean13_and_a_digital_link_qr_of_one_pack_are_one_scan():
+    acceptor = Acceptor()
+    out = feed(acceptor, [[PACK_EAN, PACK_QR]] * 10)
+    assert len(out) == 1
+    assert acceptor.is_accepted(PACK_EAN) and acceptor.is_accepted(PACK_QR)
+
+
+def test_an_ean13_and_a_databar_of_one_pack_are_one_scan():
+    assert len(feed(Acceptor(), [[PACK_EAN, PACK_DATABAR]] * 10)) == 1
+    # the two symbols read in alternate frames are still one product
+    assert len(feed(Acceptor(), [[PACK_EAN], [PACK_DATABAR]] * 10)) == 1
+
+
+def test_the_symbol_carrying_a_weight_is_the_one_accepted():
+    acceptor = Acceptor()
+    assert feed(acceptor, [[PACK_EAN, PACK_WEIGHED]] * 10) == [PACK_WEIGHED.text]
+    assert feed(Acceptor(), [[PACK_WEIGHED, PACK_EAN]] * 10) == [PACK_WEIGHED.text]
+    # read first alone, the plain EAN does not displace the weight read since
+    assert feed(Acceptor(), [[PACK_WEIGHED], [PACK_EAN], [PACK_EAN]]) == [PACK_WEIGHED.text]
+
+
+def test_two_different_products_in_view_are_still_two_scans():
+    assert sorted(feed(Acceptor(), [[PACK_EAN, BREAD]] * 5)) == sorted([PACK_EAN.text, BREAD.text])
+
+
+# ------------------------------------------------------------------ a camera gap
+
+
+def test_a_gap_keeps_accepted_codes_locked_and_drops_unaccepted_evidence():
+    acceptor = Acceptor(rescan_gap_s=1.0)
+    assert feed(acceptor, [[PACK_EAN]] * 3) == [PACK_EAN.text]
+    assert feed(acceptor, [[MISREAD]]) == []  # one read of something else, not yet accepted
+    acceptor.reset(5.0)  # the camera came back 5 s later, well past rescan_gap_s
+    assert feed(acceptor, [[PACK_EAN]] * 5, start=5.0) == []
+    assert acceptor.in_view == [PACK_EAN.text]
+    # reset() without a time forgets everything (a new session)
+    acceptor.reset()
+    assert feed(acceptor, [[PACK_EAN]] * 2, start=10.0) == [PACK_EAN.text]
+
+
+def test_after_a_gap_a_product_gone_for_the_rescan_gap_adds_again():
+    acceptor = Acceptor(rescan_gap_s=1.0)
+    assert feed(acceptor, [[PACK_EAN]] * 3) == [PACK_EAN.text]
+    acceptor.reset(5.0)
+    assert feed(acceptor, [[]], start=5.0) == []
+    assert feed(acceptor, [[PACK_EAN]] * 2, start=6.5) == [PACK_EAN.text]

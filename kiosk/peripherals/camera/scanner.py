@@ -155,7 +155,7 @@ class CameraScanner:
         ms = (time.perf_counter() - start) * 1000
         self.frames_decoded += 1
         self.decode_ms = ms if self.frames_decoded == 1 else 0.9 * self.decode_ms + 0.1 * ms
-        done = frozenset(c.text for c in codes if self.acceptor.is_accepted(c.text))
+        done = frozenset(c.text for c in codes if self.acceptor.is_accepted(c))
         decoded = Decoded(frame, tuple(codes), tuple(accepted), done, ms)
         with self._lock:
             self._last = decoded
