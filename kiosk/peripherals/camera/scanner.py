@@ -122,7 +122,9 @@ class CameraScanner:
 
     def _device_state(self, state: str, reason: str) -> None:
         if state == "ok":
-            self._reset = True  # what was in view before a gap is not evidence now
+            # reads from before a gap are not consensus evidence now; accepted codes stay locked
+            # (a pack lying still under the camera through a USB hiccup is not added again)
+            self._reset = True
         self.post(DeviceState("camera", state, reason))
 
     def _run(self) -> None:
@@ -147,7 +149,7 @@ class CameraScanner:
             return
         if self._reset:
             self._reset = False
-            self.acceptor.reset()
+            self.acceptor.reset(frame.ts)
         accepted = self.acceptor.observe(codes, frame.ts)
         for item in accepted:
             log.info("camera scan accepted: %s %s", item.symbology, _loggable(item.text))
