@@ -13,8 +13,11 @@ What a scanner may send and how it is read:
 - an AIM symbology identifier (``]E0``, ``]C1``, ``]Q3`` ...) before the data when the scanner is
   set up to send one: it is removed from the text and becomes the ``symbology`` of the scan.
 
-Guards against a person typing on a real keyboard and against stuck keys: keys more than
-``key_gap_s`` apart start a new scan (a scanner types a whole code in a burst), a scan longer
+Guards against a person typing on a real keyboard, a flaky scanner and stuck keys: a scanner
+types a whole code in a burst, so keys more than ``key_gap_s`` apart break the scan and it is
+dropped whole at its Enter (never its tail: the last 8 digits of an EAN-13 are a valid EAN-8
+one time in ten, a different product), counted in ``dropped`` and reported as
+``DeviceState("scanner", "warning", "broken_scan")`` until the next good scan; a scan longer
 than 512 characters is dropped, key repeats are ignored, and text with control characters
 other than GS never becomes a scan (``acceptor.clean_text``).
 
@@ -105,9 +108,11 @@ class KeyDecoder:
     def __init__(self, key_gap_s: float = 0.1, max_len: int = MAX_SCAN) -> None:
         self.key_gap_s = key_gap_s
         self.max_len = max_len
-        self.dropped = 0  # scans thrown away: too long, or control characters
+        self.dropped = 0  # scans thrown away: too long, or broken by a pause
+        self.broken = 0  # of those, scans broken by a pause longer than key_gap_s
         self._chars: list[str] = []
         self._overflow = False
+        self._broken = False
         self._last_ts: float | None = None
         self._shift: set[int] = set()
         self._ctrl: set[int] = set()
@@ -118,6 +123,7 @@ class KeyDecoder:
     def reset(self) -> None:
         self._chars.clear()
         self._overflow = False
+        self._broken = False
         self._alt_digits = ""
 
     def feed(self, ev_type: int, code: int, value: int, ts: float) -> str | None:
@@ -145,7 +151,9 @@ class KeyDecoder:
             self._caps = not self._caps
             return None
         if self._last_ts is not None and ts - self._last_ts > self.key_gap_s and (self._chars or self._overflow):
-            self.reset()  # keys too slow for a scanner: a person typing, or the end of a lost scan
+            # keys too slow for a scanner: a scan with a hole in it (or a person typing); what
+            # follows is not a scan of its own, so the whole buffer is dropped at its Enter
+            self._broken = True
         self._last_ts = ts
         if code in (KEY_ENTER, KEY_KPENTER):
             return self._finish()
@@ -176,8 +184,14 @@ class KeyDecoder:
 
     def _finish(self) -> str | None:
         text = "".join(self._chars)
-        overflow = self._overflow
+        overflow, broken = self._overflow, self._broken
         self.reset()
+        if broken:
+            self.dropped += 1
+            self.broken += 1
+            log.warning("scanner paused for more than %.3f s inside a scan (%d characters); ignored",
+                        self.key_gap_s, len(text))
+            return None
         if not text:
             return None
         if overflow:
@@ -283,12 +297,14 @@ class HidScanner:
         self.scans = 0
         self._rejected = 0
         self._overlong = 0
+        self._broken = 0
         self._nodes: list[_Node] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
     def from_config(cls, section: ScannerSection, post: Post, **options: Any) -> HidScanner:
+        options.setdefault("key_gap_s", section.key_gap_s)
         return cls(section.device, post, **options)
 
     def start(self) -> HidScanner:
@@ -312,12 +328,13 @@ class HidScanner:
 
     @property
     def dropped(self) -> int:
-        """Scans thrown away: too long, or not text a barcode can hold."""
+        """Scans thrown away: too long, broken by a pause, or not text a barcode can hold."""
         return self._rejected + self._overlong + sum(n.decoder.dropped for n in self._nodes)
 
     def health(self) -> dict[str, object]:
         return {"state": "ok" if self.state == "ok" else "fault" if self.state == "fault" else "warning",
                 "reason": self.reason, "scans": self.scans, "dropped": self.dropped,
+                "broken": self._broken + sum(n.decoder.broken for n in self._nodes),
                 "nodes": [n.device.path for n in self._nodes]}
 
     # ------------------------------------------------------------------ thread
@@ -369,6 +386,7 @@ class HidScanner:
 
     def _release(self) -> None:
         self._overlong += sum(n.decoder.dropped for n in self._nodes)
+        self._broken += sum(n.decoder.broken for n in self._nodes)
         for node in self._nodes:
             for action in (node.device.ungrab, node.device.close):
                 try:
@@ -397,7 +415,10 @@ class HidScanner:
 
     def _feed(self, node: _Node, ev: Any) -> None:
         ts = ev.timestamp() if hasattr(ev, "timestamp") else self.clock()
+        broken = node.decoder.broken
         text = node.decoder.feed(ev.type, ev.code, ev.value, ts)
+        if node.decoder.broken > broken:  # staff should know: a scanner that pauses mid-scan is flaky
+            self._set_state("warning", "broken_scan")
         if text is None:
             return
         event = scan_event(text)
@@ -406,6 +427,8 @@ class HidScanner:
             log.warning("scanner sent text that cannot be a barcode (%d characters); ignored", len(text))
             return
         self.scans += 1
+        if self.state == "warning":
+            self._set_state("ok")
         self.post(event)
 
 

@@ -137,9 +137,30 @@ def test_a_person_typing_slowly_is_not_a_scan():
     assert scans(r.events) == []
 
 
-def test_a_pause_mid_scan_starts_over():
-    r = Recorder().type("999").pause(1.0).type("6901234567892").enter()
-    assert scans(r.events) == ["6901234567892"]
+def test_a_pause_mid_scan_drops_the_whole_scan_never_its_tail():
+    # 5010400123402 is an EAN-13 whose last 8 digits, 00123402, are a valid EAN-8: a different
+    # product. A scanner that stalls 150 ms after 5 digits must add nothing, not that EAN-8.
+    decoder = KeyDecoder(key_gap_s=0.1)
+    r = Recorder().type("50104").pause(0.15).type("00123402").enter()
+    assert decode_events(r.events, decoder) == []
+    assert (decoder.dropped, decoder.broken) == (1, 1)
+    # the next scan, in one burst, is read
+    r = Recorder(start=2000).type("5010400123402").enter()
+    assert decode_events(r.events, decoder) == ["5010400123402"]
+    assert decoder.broken == 1
+
+
+def test_stray_keys_then_a_pause_then_a_scan_is_dropped_then_scanning_works():
+    decoder = KeyDecoder()
+    r = Recorder().type("999").pause(1.0).type("6901234567892").enter().type("6901234567892").enter()
+    assert decode_events(r.events, decoder) == ["6901234567892"]
+    assert decoder.dropped == 1
+
+
+def test_the_key_gap_is_configurable():
+    r = Recorder().type("69012").pause(0.15).type("34567892").enter()
+    assert scans(r.events, key_gap_s=0.2) == ["6901234567892"]
+    assert scans(r.events, key_gap_s=0.1) == []
 
 
 def test_key_repeat_of_a_stuck_key_is_ignored():
@@ -375,6 +396,25 @@ def test_junk_typed_into_the_scanner_adds_nothing(plug):
         events.wait_for(lambda: len(events.of(Scanned)) == 1)
         assert scanner.dropped == 3
     assert [e.text for e in events.of(Scanned)] == ["6901234567892"]
+
+
+def test_a_broken_scan_is_dropped_counted_and_reported(plug):
+    path, opened, open_device = plug
+    events = Events()
+    section = ScannerSection(enabled=True, device=str(path), key_gap_s=0.05)
+    with HidScanner.from_config(section, events, open_device=open_device, poll_s=0.02) as scanner:
+        assert scanner.key_gap_s == 0.05
+        dev = wait_opened(opened)
+        dev.send(Recorder().type("50104").pause(0.08).type("00123402").enter().events)
+        events.wait_for(lambda: DeviceState("scanner", "warning", "broken_scan") in events.items)
+        health = scanner.health()
+        assert (health["state"], health["reason"], health["dropped"], health["broken"]) == (
+            "warning", "broken_scan", 1, 1)
+        dev.send(Recorder(start=2000).type("5010400123402").enter().events)
+        events.wait_for(lambda: len(events.of(Scanned)) == 1)
+        assert scanner.health()["state"] == "ok"
+    assert [e.text for e in events.of(Scanned)] == ["5010400123402"]
+    assert events.of(DeviceState)[-1] == DeviceState("scanner", "ok", "")
 
 
 UINPUT = os.path.exists("/dev/uinput") and os.access("/dev/uinput", os.W_OK)
