@@ -258,10 +258,16 @@ def find_scanners() -> list[str]:
         try:
             name = (dev.name or "").lower()
             keys = dev.capabilities().get(EV_KEY, [])
-            if any(w in name for w in SCANNER_WORDS) and KEY_ENTER in keys:
-                found.append(path)
+        except OSError as exc:  # unplugged between listing and asking (ENODEV): not there
+            log.debug("input device %s vanished while probed: %s", path, exc)
+            continue
         finally:
-            dev.close()
+            try:
+                dev.close()
+            except OSError:
+                pass
+        if any(w in name for w in SCANNER_WORDS) and KEY_ENTER in keys:
+            found.append(path)
     return found
 
 
@@ -347,16 +353,31 @@ class HidScanner:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            problem = self._attach()
-            if problem:
-                self._set_state("fault", problem)
+            try:
+                self._pass()
+            except Exception:  # the thread must outlive any surprise: report, let go, retry
+                log.exception("scanner %s: reader failed; retrying", self.device)
+                self._release()
+                try:
+                    self._set_state("fault", "error")
+                except Exception:
+                    log.exception("scanner state listener failed")
                 self._stop.wait(self.poll_s)
-                continue
-            self._set_state("ok")
+
+    def _pass(self) -> None:
+        """One attach, read until gone, release."""
+        problem = self._attach()
+        if problem:
+            self._set_state("fault", problem)
+            self._stop.wait(self.poll_s)
+            return
+        self._set_state("ok")
+        try:
             self._read_until_gone()
+        finally:
             self._release()
-            if not self._stop.is_set():
-                self._set_state("fault", "unplugged")
+        if not self._stop.is_set():
+            self._set_state("fault", "unplugged")
 
     def _paths(self) -> list[str]:
         if self.device in ("", "auto"):

@@ -417,6 +417,74 @@ def test_a_broken_scan_is_dropped_counted_and_reported(plug):
     assert events.of(DeviceState)[-1] == DeviceState("scanner", "ok", "")
 
 
+class VanishingInput:
+    """An input device unplugged between ``list_devices`` and the questions asked of it."""
+
+    def __init__(self, path: str) -> None:
+        self.path, self.name, self.closed = path, "Barcode Scanner", False
+
+    def capabilities(self):
+        raise OSError(errno.ENODEV, "No such device")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class PresentInput(VanishingInput):
+    def capabilities(self):
+        return {ecodes.EV_KEY: [ecodes.KEY_1, ecodes.KEY_ENTER]}
+
+
+def test_find_scanners_skips_a_device_that_vanishes_while_probed(monkeypatch):
+    import evdev
+
+    from kiosk.peripherals import hid_scanner
+
+    made: list[VanishingInput] = []
+
+    def input_device(path: str) -> VanishingInput:
+        dev = (VanishingInput if path.endswith("7") else PresentInput)(path)
+        made.append(dev)
+        return dev
+
+    monkeypatch.setattr(evdev, "list_devices", lambda: ["/dev/input/event7", "/dev/input/event8"])
+    monkeypatch.setattr(evdev, "InputDevice", input_device)
+    assert hid_scanner.find_scanners() == ["/dev/input/event8"]
+    assert all(dev.closed for dev in made)
+
+
+def test_auto_mode_survives_a_device_that_vanishes_while_probed(monkeypatch):
+    import evdev
+
+    monkeypatch.setattr(evdev, "list_devices", lambda: ["/dev/input/event7"])
+    monkeypatch.setattr(evdev, "InputDevice", VanishingInput)
+    events = Events()
+    with HidScanner("auto", events, poll_s=0.02) as scanner:
+        events.wait_for(lambda: DeviceState("scanner", "fault", "unplugged") in events.items)
+        time.sleep(0.1)
+        assert scanner._thread is not None and scanner._thread.is_alive()
+
+
+def test_an_unexpected_error_in_the_reader_is_reported_and_retried(plug):
+    path, opened, open_device = plug
+    calls = {"n": 0}
+
+    def flaky_open(p: str) -> FakeInput:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ValueError("a bug in a driver binding")
+        return open_device(p)
+
+    events = Events()
+    with HidScanner(str(path), events, open_device=flaky_open, poll_s=0.02) as scanner:
+        events.wait_for(lambda: DeviceState("scanner", "fault", "error") in events.items)
+        dev = wait_opened(opened)
+        events.wait_for(lambda: events.of(DeviceState)[-1] == DeviceState("scanner", "ok", ""))
+        dev.send(Recorder().type("6901234567892").enter().events)
+        events.wait_for(lambda: len(events.of(Scanned)) == 1)
+        assert scanner._thread is not None and scanner._thread.is_alive()
+
+
 UINPUT = os.path.exists("/dev/uinput") and os.access("/dev/uinput", os.W_OK)
 
 
