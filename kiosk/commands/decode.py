@@ -5,14 +5,20 @@ gives one line; with ``--json`` one object
 ``{"file": ..., "codes": [{"symbology": ..., "text": ..., "gtin": ...}], "ms": <decode ms>}``
 where ``gtin`` is the GTIN-14 of a product code (null otherwise) and ``ms`` the decode time.
 A file that cannot be read is reported on its own line (``"error"``, ``"codes": []``,
-``"ms": null``) and the others are still decoded; the exit status is then 2.
+``"ms": null``) and the others are still decoded; the exit status is then 2. Unreadable covers
+what is not a regular file (a FIFO, a device such as /dev/zero: never read), an image over
+50 megapixels by its header (never decoded: a 30000x30000 PNG would take 8 GB), and an image
+that OpenCV or the barcode decoders fail on.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from kiosk.errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
 MAX_FILE_BYTES = 200 * 1024 * 1024  # a camera frame is well under this; bigger is not a photo
+MAX_PIXELS = 50_000_000  # 50 megapixels (150 MB decoded); a phone photo is 12-48
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,19 +76,70 @@ def _images(paths: list[str]) -> Iterator[tuple[Path, str | None]]:
 
 
 def _decode_one(decoder: Any, path: Path) -> dict[str, Any]:
+    data = _read_image_file(path)
+    if isinstance(data, str):
+        return _failure(path, data)
     try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return _failure(path, "file too large for an image")
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        return _failure(path, exc.strerror or str(exc))
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error as exc:  # e.g. over OpenCV's own pixel limit
+        return _failure(path, "OpenCV cannot decode it: " + _first_line(exc))
     if image is None or image.size == 0:
         return _failure(path, "not an image, or a damaged one")
     start = time.perf_counter()
-    codes = decoder.decode(image)
+    try:
+        codes = decoder.decode(image)
+    except Exception as exc:  # a decoder bug costs this file, never the run
+        return _failure(path, f"the barcode decoder failed: {type(exc).__name__}: {_first_line(exc)}")
     ms = (time.perf_counter() - start) * 1000
     return {"file": str(path), "codes": [_code(c) for c in codes], "ms": round(ms, 2)}
+
+
+def _read_image_file(path: Path) -> bytes | str:
+    """The bytes of an image file, or why it is refused: not a regular file (opened without
+    blocking, so a FIFO cannot hang the run), too large a file, or too many pixels by its header."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return "not a regular file"
+            if info.st_size > MAX_FILE_BYTES:
+                return "file too large for an image"
+            problem = _header_problem(file)
+            if problem:
+                return problem
+            file.seek(0)
+            return file.read()
+        except OSError as exc:
+            return exc.strerror or str(exc)
+
+
+def _header_problem(file: Any) -> str | None:
+    """Why the image is too large by its header alone (Pillow reads only the header), else None;
+    also None when Pillow does not know the format (OpenCV then tries it, under its own limit)."""
+    from PIL import Image
+
+    limit = f"the limit is {MAX_PIXELS // 1_000_000} megapixels"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:  # over Pillow's own limit, far over ours
+        return f"image too large: over {2 * (Image.MAX_IMAGE_PIXELS or 0) // 1_000_000} megapixels ({limit})"
+    except Exception:  # not a format Pillow reads, or a damaged header
+        return None
+    if width * height > MAX_PIXELS:
+        return f"image too large: {width}x{height} pixels ({limit})"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
 
 
 def _code(code: Any) -> dict[str, Any]:

@@ -107,3 +107,71 @@ def test_camera_test_plays_a_video_and_shows_scans(tmp_path: Path, capsys):
 def test_camera_test_with_no_camera_is_a_user_error(capsys):
     assert main(["camera", "test", "--device", "/dev/video99", "--seconds", "30"]) == 2
     assert "cannot be opened" in capsys.readouterr().err
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that claims ``width`` x ``height`` pixels: signature, IHDR, one tiny IDAT, IEND.
+    A few dozen bytes; decoding it would need width * height * 3 bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.timeout(60)
+def test_an_image_over_50_megapixels_is_refused_by_its_header(images: Path, capsys):
+    big = png_header(images / "big.png", 8000, 8000)  # 64 MP: under Pillow's and OpenCV's limits
+    huge = png_header(images / "huge.png", 30000, 30000)  # 900 MP: 2.7 GB decoded
+    assert main(["decode", "--json", str(big), str(huge), str(images / "milk.png")]) == 2
+    captured = capsys.readouterr()
+    records = json_lines(captured.out)
+    assert "8000x8000" in records[0]["error"] and "50 megapixels" in records[0]["error"]
+    assert "too large" in records[1]["error"]
+    assert records[2]["codes"][0]["text"] == "6901234567892"
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_and_a_device_are_refused_without_reading_them(images: Path, capsys):
+    import os
+
+    fifo = images / "camera.png"
+    os.mkfifo(fifo)  # nobody ever writes: reading it would hang the run
+    assert main(["decode", "--json", str(fifo), "/dev/zero", str(images / "milk.png")]) == 2
+    records = json_lines(capsys.readouterr().out)
+    assert [r.get("error") for r in records[:2]] == ["not a regular file", "not a regular file"]
+    assert records[2]["codes"][0]["text"] == "6901234567892"
+
+
+def test_opencv_and_decoder_errors_cost_only_their_file(images: Path, capsys, monkeypatch):
+    from kiosk.peripherals.camera import Decoder
+
+    real_imdecode, real_decode = cv2.imdecode, Decoder.decode
+    write(images / "opencv.png", frame_with())
+    write(images / "decoder.png", frame_with((symbol("590123412345", F.EAN13, 2), 100, 100)))
+
+    def imdecode(data, flags):
+        if len(data) == (images / "opencv.png").stat().st_size:
+            raise cv2.error("OpenCV(4.x) imgcodecs: image size exceeds the limit")
+        return real_imdecode(data, flags)
+
+    def decode(self, image):
+        codes = real_decode(self, image)
+        if any(c.text == "5901234123457" for c in codes):
+            raise RuntimeError("engine crashed")
+        return codes
+
+    monkeypatch.setattr(cv2, "imdecode", imdecode)
+    monkeypatch.setattr(Decoder, "decode", decode)
+    args = ["decode", "--json", str(images / "opencv.png"), str(images / "decoder.png"), str(images / "milk.png")]
+    assert main(args) == 2
+    records = json_lines(capsys.readouterr().out)
+    assert "exceeds the limit" in records[0]["error"]
+    assert "engine crashed" in records[1]["error"]
+    assert records[2]["codes"][0]["text"] == "6901234567892"
