@@ -3,10 +3,13 @@ one pack with two symbols, a USB hiccup under a product held still, a reopen tha
 
 from __future__ import annotations
 
+import time
+
+import cv2
 import numpy as np
 
-from kiosk.events import Scanned
-from kiosk.peripherals.camera import CameraScanner, SourceEnded, SyntheticSource
+from kiosk.events import DeviceState, Scanned
+from kiosk.peripherals.camera import CameraScanner, FrameCapture, SourceEnded, SyntheticSource
 from tests.peripherals.test_camera_capture import Events, ended
 from tests.peripherals.test_camera_decoder import F, frame_with, symbol
 
@@ -39,3 +42,84 @@ def test_a_product_held_still_through_a_usb_hiccup_is_scanned_once():
     assert ("fault", "unplugged") in events.states()
     assert events.states().count(("ok", "")) == 2
     assert events.scans() == ["9501101531000"]
+
+
+class BusyOnReopen(SyntheticSource):
+    """A camera whose first reopen after a USB reset throws cv2.error (V4L2: device busy)."""
+
+    def open(self) -> None:
+        if self.opens == 1 and not getattr(self, "thrown", False):
+            self.thrown = True
+            raise cv2.error("OpenCV(4.x) cap_v4l.cpp: VIDIOC_S_FMT: Device or resource busy")
+        super().open()
+
+
+def wait_until(test, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not test():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_cv2_error_on_reopen_is_an_unplug_and_frames_resume():
+    image = np.full((48, 64, 3), 255, np.uint8)
+    source = BusyOnReopen(lambda n: None if 10 <= n < 13 else image, fps=100)
+    events = Events()
+    capture = FrameCapture(source, backoff=(0.01, 0.02), on_state=lambda s, r: events(DeviceState("camera", s, r)))
+    with capture:
+        wait_until(lambda: source.opens >= 2 and capture.health()["frames"] >= 30)
+        assert capture.running
+        assert capture.health()["state"] == "ok"
+    assert events.states()[:3] == [("ok", ""), ("fault", "unplugged"), ("ok", "")]
+
+
+def test_an_error_in_a_frame_listener_does_not_stop_the_capture():
+    image = np.full((48, 64, 3), 255, np.uint8)
+
+    def listener(frame) -> None:
+        if frame.seq == 3:
+            raise RuntimeError("listener bug")
+
+    capture = FrameCapture(SyntheticSource(lambda n: image, fps=100), on_frame=listener)
+    with capture:
+        wait_until(lambda: capture.health()["frames"] >= 10)
+        assert capture.running
+
+
+def test_the_decode_loop_survives_its_own_errors_and_reports_them():
+    held = frame_with((PACK_EAN, 150, 150))
+    events = Events()
+    camera = CameraScanner(SyntheticSource(lambda n: held, fps=30), events)
+    real_observe, calls = camera.acceptor.observe, {"n": 0}
+
+    def observe(codes, ts):
+        calls["n"] += 1
+        if calls["n"] <= 3:
+            raise RuntimeError("acceptor bug")
+        return real_observe(codes, ts)
+
+    camera.acceptor.observe = observe  # type: ignore[method-assign]
+    with camera:
+        events.wait_for(lambda items: len(events.scans()) == 1)
+        assert camera.running
+        wait_until(lambda: camera.health()["state"] == "ok")
+    assert ("fault", "decoder") in events.states()
+    assert events.states()[-1] == ("ok", "")
+
+
+def test_health_reports_a_fault_when_a_thread_has_died():
+    image = np.full((48, 64, 3), 255, np.uint8)
+    camera = CameraScanner(SyntheticSource(lambda n: image, fps=50), Events())
+    with camera:
+        wait_until(lambda: camera.health()["state"] == "ok")
+        camera._stop.set()  # the decode thread leaves as if it had died
+        wait_until(lambda: not camera.running)
+        camera._stop.clear()
+        assert (camera.health()["state"], camera.health()["reason"]) == ("fault", "decoder_stopped")
+    capture = FrameCapture(SyntheticSource(lambda n: image, fps=50))
+    with capture:
+        wait_until(lambda: capture.health()["state"] == "ok")
+        capture._stop.set()
+        wait_until(lambda: not capture.running)
+        capture._stop.clear()
+        assert (capture.health()["state"], capture.health()["reason"]) == ("fault", "capture_stopped")

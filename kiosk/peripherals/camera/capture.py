@@ -285,10 +285,18 @@ class FrameCapture:
         frame = self.latest()
         return None if frame is None else max(0.0, self.clock() - frame.ts)
 
+    @property
+    def running(self) -> bool:
+        """Both threads alive (False before ``start``, after ``close``, and after a file's end)."""
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
     def health(self) -> dict[str, object]:
         age = self.last_frame_age()
-        return {"state": "ok" if self.state == "ok" else ("fault" if self.state == "fault" else "warning"),
-                "reason": self.reason, "fps": round(self._fps, 1),
+        state = "ok" if self.state == "ok" else ("fault" if self.state == "fault" else "warning")
+        reason = self.reason
+        if self._threads and not self._ended and not self._stop.is_set() and not self.running:
+            state, reason = "fault", "capture_stopped"  # a thread died: nothing will recover it
+        return {"state": state, "reason": reason, "fps": round(self._fps, 1),
                 "last_frame_age_s": None if age is None else round(age, 3),
                 "frames": self._seq, "reconnects": self.reconnects}
 
@@ -316,8 +324,9 @@ class FrameCapture:
         while not self._stop.is_set():
             try:
                 self.source.open()
-            except OSError as exc:  # DeviceError is an OSError
+            except Exception as exc:  # DeviceError/OSError, and cv2.error from a busy V4L2 device
                 log.debug("camera open failed: %s", exc)
+                self._close_source()
                 self._set_state("fault", "unplugged")
                 if self._stop.wait(delay):
                     break
@@ -332,22 +341,29 @@ class FrameCapture:
                 with self._cond:
                     self._cond.notify_all()
                 break
+            except Exception:  # anything else is a lost device too: reopen, with backoff
+                log.exception("camera %s: capture failed; reopening", self.source.name)
             finally:
-                try:
-                    self.source.close()
-                except Exception:
-                    log.debug("camera close failed", exc_info=True)
+                self._close_source()
             if not self._stop.is_set():
                 self.reconnects += 1
                 self._set_state("fault", "unplugged")
                 self._stop.wait(delay)
+
+    def _close_source(self) -> None:
+        try:
+            self.source.close()
+        except Exception:
+            log.debug("camera close failed", exc_info=True)
 
     def _read_until_failure(self) -> None:
         failures = 0
         while not self._stop.is_set():
             try:
                 image = self.source.read()
-            except (OSError, cv2.error) as exc:
+            except SourceEnded:
+                raise
+            except Exception as exc:  # OSError, cv2.error, a driver binding's surprise: a bad read
                 log.debug("camera read failed: %s", exc)
                 image = None
             if image is None or not isinstance(image, np.ndarray) or image.size == 0:
@@ -356,30 +372,39 @@ class FrameCapture:
                     return
                 continue
             failures = 0
-            now = self.clock()
-            with self._cond:
-                previous = self._latest
-                self._seq += 1
-                self._latest = frame = Frame(image, self._seq, now)
-                self._cond.notify_all()
-            if self.on_frame is not None:
+            self._publish(image)
+
+    def _publish(self, image: np.ndarray) -> None:
+        now = self.clock()
+        with self._cond:
+            previous = self._latest
+            self._seq += 1
+            self._latest = frame = Frame(image, self._seq, now)
+            self._cond.notify_all()
+        if self.on_frame is not None:
+            try:
                 self.on_frame(frame)
-            if previous is not None and now > previous.ts:
-                rate = 1.0 / (now - previous.ts)
-                self._fps = rate if self._fps == 0 else 0.9 * self._fps + 0.1 * rate
-            if self.state != "ok":
-                self._set_state("ok")
+            except Exception:  # a listener's bug costs its own work, never the capture
+                log.exception("camera frame listener failed")
+        if previous is not None and now > previous.ts:
+            rate = 1.0 / (now - previous.ts)
+            self._fps = rate if self._fps == 0 else 0.9 * self._fps + 0.1 * rate
+        if self.state != "ok":
+            self._set_state("ok")
 
     def _watch(self) -> None:
         period = max(0.05, min(0.5, self.no_frame_alert_s / 4))
         while not self._stop.wait(period):
             if self._ended:
                 return
-            frame = self.latest()
-            since = frame.ts if frame is not None else self._started_at
-            if self.clock() - since > self.no_frame_alert_s and self.state != "fault":
-                self._fps = 0.0
-                self._set_state("fault", "no_frames")
+            try:
+                frame = self.latest()
+                since = frame.ts if frame is not None else self._started_at
+                if self.clock() - since > self.no_frame_alert_s and self.state != "fault":
+                    self._fps = 0.0
+                    self._set_state("fault", "no_frames")
+            except Exception:  # the watchdog must outlive a bad clock or listener
+                log.exception("camera watchdog failed")
 
 
 def frames_of(source: FrameSource) -> Iterator[np.ndarray]:

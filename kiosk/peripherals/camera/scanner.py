@@ -56,6 +56,7 @@ class CameraScanner:
         self.decode_ms = 0.0  # moving average
         self._last: Decoded | None = None
         self._reset = False
+        self._decode_fault = False
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -114,6 +115,10 @@ class CameraScanner:
 
     def health(self) -> dict[str, object]:
         out = self.capture.health()
+        if self._thread is not None and not self.running and not self.capture.ended and not self._stop.is_set():
+            out.update(state="fault", reason="decoder_stopped")  # the decode thread died
+        elif self._decode_fault and out["state"] == "ok":
+            out.update(state="fault", reason="decoder")
         out.update(decode_ms=round(self.decode_ms, 2), frames_decoded=self.frames_decoded,
                    frames_skipped=self.frames_skipped)
         return out
@@ -130,15 +135,29 @@ class CameraScanner:
     def _run(self) -> None:
         seq = 0
         while not self._stop.is_set():
-            frame = self.capture.wait_next(seq, timeout=0.25)
-            if frame is None:
-                if self.capture.ended:
-                    return
-                continue
-            if seq and frame.seq > seq + 1:
-                self.frames_skipped += frame.seq - seq - 1
-            seq = frame.seq
-            self._decode(frame)
+            try:
+                frame = self.capture.wait_next(seq, timeout=0.25)
+                if frame is None:
+                    if self.capture.ended:
+                        return
+                    continue
+                if seq and frame.seq > seq + 1:
+                    self.frames_skipped += frame.seq - seq - 1
+                seq = frame.seq
+                self._decode(frame)
+                if self._decode_fault:
+                    self._decode_fault = False
+                    if self.capture.state == "ok":
+                        self.post(DeviceState("camera", "ok", ""))
+            except Exception:  # a bug in accepting or posting costs a frame, never the camera
+                log.exception("camera decode loop failed")
+                if not self._decode_fault:
+                    self._decode_fault = True
+                    try:
+                        self.post(DeviceState("camera", "fault", "decoder"))
+                    except Exception:
+                        log.exception("posting the camera state failed")
+                self._stop.wait(0.05)  # a fault on every frame must not spin a core
 
     def _decode(self, frame: Frame) -> None:
         start = time.perf_counter()
