@@ -5,8 +5,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
-DEBIAN_PACKAGES := python3-venv python3-dev libzbar0 mosquitto mosquitto-clients xvfb xauth \
-	fonts-noto-cjk libgl1 libegl1 libmtdev1 libsdl2-2.0-0 sqlite3 imagemagick
+DEBIAN_PACKAGES := python3-venv python3-dev gcc libc6-dev linux-libc-dev libzbar0 mosquitto mosquitto-clients xvfb xauth \
+	fonts-noto-cjk libgl1 libegl1 libmtdev1 libsdl2-2.0-0 sqlite3 openssl xclip
 
 .PHONY: setup system-packages run test lint typecheck pytest bench clean
 
