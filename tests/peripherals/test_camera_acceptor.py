@@ -126,6 +126,66 @@ def test_a_qr_code_held_up_is_not_re_added():
     assert feed(Acceptor(), [[MEMBER_QR]] * 90) == [MEMBER_QR.text]
 
 
+def test_a_qr_code_re_added_needs_the_full_consensus():
+    # a QR at the frame edge, read once every 1.1 s while the pack lies there: one add
+    edge_qr = Code("qr", "https://id.gs1.org/01/09501101531000", ((600, 200), (640, 200), (640, 240), (600, 240)))
+    assert feed(Acceptor(rescan_gap_s=1.0), [[edge_qr]] * 4, step=1.1) == [edge_qr.text]
+    # shown again after leaving view: two reads (consensus_frames) within the window add it again
+    acceptor = Acceptor(rescan_gap_s=1.0, consensus_frames=3)
+    assert feed(acceptor, [[MEMBER_QR]]) == [MEMBER_QR.text]  # the first time, on one read
+    assert feed(acceptor, [[MEMBER_QR], [MEMBER_QR]], start=2.0) == []
+    assert feed(acceptor, [[MEMBER_QR]], start=2.2) == [MEMBER_QR.text]
+    # a new session (reset()) starts afresh: one read again
+    acceptor.reset()
+    assert feed(acceptor, [[MEMBER_QR]], start=5.0) == [MEMBER_QR.text]
+
+
+def test_a_qr_code_shown_again_after_leaving_view_adds_again():
+    frames = [[MEMBER_QR]] * 10 + [[]] * 40 + [[MEMBER_QR]] * 10
+    assert feed(Acceptor(rescan_gap_s=1.0), frames) == [MEMBER_QR.text, MEMBER_QR.text]
+
+
+def observe_all(acceptor: Acceptor, frames: list[tuple[list[Code], list]], step: float = FPS) -> list[str]:
+    out = []
+    for i, (codes, regions) in enumerate(frames):
+        out += [a.text for a in acceptor.observe(codes, i * step, regions)]
+    return out
+
+
+GLARE = [(150, 140), (250, 140), (250, 170), (150, 170)]  # an unread bar region over part of BOX
+
+
+def test_an_unread_region_over_the_code_keeps_it_in_view():
+    # a can whose code is lost in glare for 1.33 s while it stays put: added once
+    frames = [([MILK], [])] * 10 + [([], [GLARE])] * 40 + [([MILK], [])] * 10
+    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text]
+    # an EAN read in pairs every 1.2 s, its region found in between
+    frames = ([([MILK], [])] * 2 + [([], [GLARE])] * 34) * 3
+    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text]
+
+
+def test_a_region_elsewhere_or_gone_does_not_hold_the_code():
+    far = [(500, 400), (560, 400), (560, 430), (500, 430)]
+    frames = [([MILK], [])] * 10 + [([], [far])] * 40 + [([MILK], [])] * 10
+    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text, MILK.text]
+    # taken away: the region goes with it, and after the gap a re-scan adds again
+    frames = [([MILK], [])] * 10 + [([], [GLARE])] * 10 + [([], [])] * 40 + [([MILK], [])] * 10
+    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text, MILK.text]
+
+
+def test_regions_alone_hold_a_code_for_region_hold_s_at_most():
+    # a striped pattern lying where the pack was read must not block re-scans there for good
+    frames = [([MILK], [])] * 2 + [([], [GLARE])] * 20 + [([MILK], [])] * 2
+    assert observe_all(Acceptor(rescan_gap_s=0.2, region_hold_s=0.5), frames, step=0.1) == [MILK.text] * 2
+    assert observe_all(Acceptor(rescan_gap_s=0.2, region_hold_s=5.0), frames, step=0.1) == [MILK.text]
+
+
+def test_a_region_does_not_make_the_old_pack_a_rival_of_a_new_one():
+    swapped = Code("ean13", "5901234123457", BOX, "zxing")
+    frames = [([MILK], [])] * 10 + [([], [GLARE])] * 20 + [([swapped], [GLARE])] * 5
+    assert observe_all(Acceptor(), frames) == [MILK.text, swapped.text]
+
+
 def test_a_frame_time_running_backwards_never_re_adds():
     acceptor = Acceptor(rescan_gap_s=1.0)
     feed(acceptor, [[MILK], [MILK]], start=100.0)

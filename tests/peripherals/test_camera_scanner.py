@@ -9,7 +9,9 @@ import cv2
 import numpy as np
 
 from kiosk.events import DeviceState, Scanned
-from kiosk.peripherals.camera import CameraScanner, FrameCapture, SourceEnded, SyntheticSource
+from kiosk.peripherals.camera import CameraScanner, Code, FrameCapture, SourceEnded, SyntheticSource
+from kiosk.peripherals.camera.capture import Frame
+from kiosk.peripherals.camera.regions import Region
 from tests.peripherals.test_camera_capture import Events, ended
 from tests.peripherals.test_camera_decoder import F, frame_with, symbol
 
@@ -92,11 +94,11 @@ def test_the_decode_loop_survives_its_own_errors_and_reports_them():
     camera = CameraScanner(SyntheticSource(lambda n: held, fps=30), events)
     real_observe, calls = camera.acceptor.observe, {"n": 0}
 
-    def observe(codes, ts):
+    def observe(codes, ts, regions=()):
         calls["n"] += 1
         if calls["n"] <= 3:
             raise RuntimeError("acceptor bug")
-        return real_observe(codes, ts)
+        return real_observe(codes, ts, regions)
 
     camera.acceptor.observe = observe  # type: ignore[method-assign]
     with camera:
@@ -123,3 +125,41 @@ def test_health_reports_a_fault_when_a_thread_has_died():
         wait_until(lambda: not capture.running)
         capture._stop.clear()
         assert (capture.health()["state"], capture.health()["reason"]) == ("fault", "capture_stopped")
+
+
+class Intermittent:
+    """A decoder that reads the pack only in some frames but still finds its bar region in the
+    others (glare, the frame edge), as ``Decoder.last_regions`` reports it."""
+
+    def __init__(self, reads: set[int], region_in: set[int]) -> None:
+        self.reads, self.region_in, self.n = reads, region_in, 0
+        self.last_regions: list[Region] = []
+
+    def decode(self, image: np.ndarray) -> list[Code]:
+        n, self.n = self.n, self.n + 1
+        self.last_regions = [Region(150, 130, 200, 60, 0.0, "bars", 1.0)] if n in self.region_in else []
+        return [Code("ean13", "9501101531000", ((50, 100), (250, 100), (250, 160), (50, 160)), "zxing")] \
+            if n in self.reads else []
+
+
+def run_frames(decoder: Intermittent, frames: int, step: float = 1 / 30) -> list[str]:
+    events = Events()
+    camera = CameraScanner(SyntheticSource(lambda n: None), events, decoder=decoder)  # type: ignore[arg-type]
+    image = np.zeros((8, 8, 3), np.uint8)
+    for i in range(frames):
+        camera._decode(Frame(image, i + 1, i * step))
+    return events.scans()
+
+
+def test_an_unread_region_over_the_pack_keeps_it_in_view():
+    # read in pairs every 1.2 s (frames 0-1, 36-37, 72-73): its region is found in between
+    reads = {0, 1, 36, 37, 72, 73}
+    assert run_frames(Intermittent(reads, set(range(90)) - reads), 90) == ["9501101531000"]
+    # without the regions it looks like a pack shown three times
+    assert run_frames(Intermittent(reads, set()), 90) == ["9501101531000"] * 3
+
+
+def test_a_pack_taken_away_and_shown_again_is_scanned_again():
+    reads = {0, 1, 2, 3, 60, 61, 62}
+    # its region goes with it: frames 4-59 (1.9 s) show nothing
+    assert run_frames(Intermittent(reads, set()), 70) == ["9501101531000"] * 2

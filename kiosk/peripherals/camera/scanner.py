@@ -2,7 +2,8 @@
 
 ``CameraScanner`` owns a ``FrameCapture`` and one decoding thread. The decoding thread always
 takes the newest frame (frames that arrived while it was busy are skipped, never queued), runs
-the ``Decoder``, feeds the ``Acceptor`` with the frame's capture time, and posts
+the ``Decoder``, feeds the ``Acceptor`` with the frame's capture time and the regions the decoder
+found but could not read (they keep a code in view, see ``acceptor``), and posts
 ``Scanned(text, "camera", symbology)`` for every accepted code and ``DeviceState("camera", ...)``
 when the camera comes, goes or stops sending frames. It never touches the UI: the UI pulls a
 ``Preview`` when it wants one.
@@ -169,7 +170,10 @@ class CameraScanner:
         if self._reset:
             self._reset = False
             self.acceptor.reset(frame.ts)
-        accepted = self.acceptor.observe(codes, frame.ts)
+        # bar and matrix regions the decoder found but did not read keep a code under them in view
+        # (glare, the frame edge): it is not added again until it has really left
+        regions = [region.polygon().tolist() for region in getattr(self.decoder, "last_regions", ())]
+        accepted = self.acceptor.observe(codes, frame.ts, regions)
         for item in accepted:
             log.info("camera scan accepted: %s %s", item.symbology, _loggable(item.text))
             self.post(Scanned(item.text, source="camera", symbology=item.symbology))
