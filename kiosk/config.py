@@ -88,6 +88,9 @@ class CameraSection:
     no_frame_alert_s: float = bounded(5.0, 0.5, 600)
     exposure: float = bounded(-1, -1, 100000)  # V4L2 exposure (driver units); -1 = the camera's auto exposure
     focus: float = bounded(-1, -1, 1000)  # fixed focus (driver units); -1 = autofocus
+    # An added code whose bars are still seen but not read stays "in view" this long (0 = off: on the
+    # stream benchmark a hold cost 3 of 47 deliberate re-scans; turn it on where glare re-adds packs).
+    region_hold_s: float = bounded(0, 0, 60)
 
 
 @dataclass(frozen=True)

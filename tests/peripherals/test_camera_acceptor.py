@@ -158,10 +158,12 @@ GLARE = [(150, 140), (250, 140), (250, 170), (150, 170)]  # an unread bar region
 def test_an_unread_region_over_the_code_keeps_it_in_view():
     # a can whose code is lost in glare for 1.33 s while it stays put: added once
     frames = [([MILK], [])] * 10 + [([], [GLARE])] * 40 + [([MILK], [])] * 10
-    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text]
+    assert observe_all(Acceptor(rescan_gap_s=1.0, region_hold_s=10.0), frames) == [MILK.text]
     # an EAN read in pairs every 1.2 s, its region found in between
     frames = ([([MILK], [])] * 2 + [([], [GLARE])] * 34) * 3
-    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text]
+    assert observe_all(Acceptor(rescan_gap_s=1.0, region_hold_s=10.0), frames) == [MILK.text]
+    # off by default: regions alone do not hold a code
+    assert observe_all(Acceptor(rescan_gap_s=1.0), frames) == [MILK.text] * 3
 
 
 def test_a_region_elsewhere_or_gone_does_not_hold_the_code():

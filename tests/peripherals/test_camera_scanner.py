@@ -142,9 +142,10 @@ class Intermittent:
             if n in self.reads else []
 
 
-def run_frames(decoder: Intermittent, frames: int, step: float = 1 / 30) -> list[str]:
+def run_frames(decoder: Intermittent, frames: int, step: float = 1 / 30, region_hold_s: float = 10.0) -> list[str]:
     events = Events()
-    camera = CameraScanner(SyntheticSource(lambda n: None), events, decoder=decoder)  # type: ignore[arg-type]
+    camera = CameraScanner(SyntheticSource(lambda n: None), events, decoder=decoder,  # type: ignore[arg-type]
+                           region_hold_s=region_hold_s)
     image = np.zeros((8, 8, 3), np.uint8)
     for i in range(frames):
         camera._decode(Frame(image, i + 1, i * step))

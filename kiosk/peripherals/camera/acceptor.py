@@ -22,7 +22,8 @@ rule is tested by feeding frames with made-up times.
   frame edge read only now and then, stays locked. Once neither for ``rescan_gap_s`` it has
   left, and showing it again (a deliberate re-scan) adds it again. Regions alone hold a lock at
   most ``region_hold_s`` past the last read (a stripe pattern lying under the camera must not
-  block re-scans at that spot for good). A
+  block re-scans at that spot for good); it is 0 (off) by default, because on the stream benchmark
+  any hold cost deliberate re-scans ([camera] region_hold_s turns it on). A
   camera gap (``reset(ts)``) keeps accepted codes locked: a pack lying still under the camera
   through a USB hiccup is not added twice.
 - Only text that can be an item reaches the core: not binary payloads, not control characters
@@ -106,7 +107,7 @@ class Acceptor:
     """The consensus and re-scan rules over decoded frames (see the module docstring)."""
 
     def __init__(self, consensus_frames: int = 2, rescan_gap_s: float = 1.0, *,
-                 consensus_window_s: float = 0.5, region_hold_s: float = 10.0,
+                 consensus_window_s: float = 0.5, region_hold_s: float = 0.0,
                  settings: BarcodesSection | None = None) -> None:
         if consensus_frames < 1:
             raise ValueError("consensus_frames must be at least 1")

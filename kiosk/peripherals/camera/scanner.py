@@ -45,12 +45,12 @@ class CameraScanner:
                  rescan_gap_s: float = 1.0, no_frame_alert_s: float = 5.0,
                  barcodes: BarcodesSection | None = None, decoder: Decoder | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 on_decoded: Callable[[Decoded], None] | None = None) -> None:
+                 on_decoded: Callable[[Decoded], None] | None = None, region_hold_s: float = 0.0) -> None:
         self.post = post
         self.capture = FrameCapture(source, no_frame_alert_s=no_frame_alert_s, on_state=self._device_state,
                                     clock=clock)
         self.decoder = decoder or Decoder()
-        self.acceptor = Acceptor(consensus_frames, rescan_gap_s, settings=barcodes)
+        self.acceptor = Acceptor(consensus_frames, rescan_gap_s, settings=barcodes, region_hold_s=region_hold_s)
         self.on_decoded = on_decoded
         self.frames_decoded = 0
         self.frames_skipped = 0
@@ -73,7 +73,8 @@ class CameraScanner:
                                   focus=None if section.focus < 0 else section.focus)
             source.pace = not source.is_camera
         return cls(source, post, consensus_frames=section.consensus_frames, rescan_gap_s=section.rescan_gap_s,
-                   no_frame_alert_s=section.no_frame_alert_s, barcodes=barcodes, **options)
+                   no_frame_alert_s=section.no_frame_alert_s, barcodes=barcodes,
+                   region_hold_s=section.region_hold_s, **options)
 
     # ------------------------------------------------------------------ life
 
