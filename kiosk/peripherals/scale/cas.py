@@ -122,8 +122,6 @@ class Cas(ScaleProtocol):
     continuous = True
     reply_timeout_s = 1.0  # silence longer than this counts as no answer
 
-    def request(self, command: Command) -> bytes | None:
-        return None
 
     def parser(self) -> CasParser:
         return CasParser()

@@ -151,12 +151,10 @@ class MtSics(ScaleProtocol):
     reply_timeout_s = 1.0
     command_timeout_s = 5.0  # Z and T wait for stability on the balance
 
-    _REQUESTS = {Command.WEIGH: b"SI\r\n", Command.ZERO: b"Z\r\n", Command.TARE: b"T\r\n",
+    requests = {Command.WEIGH: b"SI\r\n", Command.ZERO: b"Z\r\n", Command.TARE: b"T\r\n",
                  Command.CLEAR_TARE: b"TAC\r\n"}
     _ACCEPTED = {Command.ZERO: {"Z A"}, Command.TARE: {"T S"}, Command.CLEAR_TARE: {"TAC A"}}
 
-    def request(self, command: Command) -> bytes | None:
-        return self._REQUESTS.get(command)
 
     def parser(self) -> MtSicsParser:
         return MtSicsParser()

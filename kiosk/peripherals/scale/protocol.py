@@ -9,6 +9,7 @@ defines both ends of the wire.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import ClassVar, Protocol
 
 from kiosk.peripherals.scale.reading import Command, Frame, Indication, SerialSettings
@@ -70,9 +71,11 @@ class ScaleProtocol(ABC):
     reply_timeout_s: ClassVar[float] = 1.0  # for a weigh request
     command_timeout_s: ClassVar[float] = 3.0  # zero/tare may wait for stability
 
-    @abstractmethod
+    requests: ClassVar[Mapping[Command, bytes]] = {}  # the bytes that ask for each command
+
     def request(self, command: Command) -> bytes | None:
         """The bytes that ask for ``command``; None when the protocol has no such command."""
+        return self.requests.get(command)
 
     @abstractmethod
     def parser(self) -> FrameParser: ...

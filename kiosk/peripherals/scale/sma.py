@@ -166,11 +166,9 @@ class Sma(ScaleProtocol):
     reply_timeout_s = 1.0
     command_timeout_s = 3.0
 
-    _REQUESTS = {Command.WEIGH: b"\nW\r", Command.ZERO: b"\nZ\r", Command.TARE: b"\nT\r",
+    requests = {Command.WEIGH: b"\nW\r", Command.ZERO: b"\nZ\r", Command.TARE: b"\nT\r",
                  Command.CLEAR_TARE: b"\nC\r"}
 
-    def request(self, command: Command) -> bytes | None:
-        return self._REQUESTS.get(command)
 
     def parser(self) -> SmaParser:
         return SmaParser()

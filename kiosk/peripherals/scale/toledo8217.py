@@ -154,11 +154,9 @@ class Toledo8217(ScaleProtocol):
     reply_timeout_s = 1.0
     command_timeout_s = 2.0
 
-    _REQUESTS = {Command.WEIGH: b"W", Command.ZERO: b"Z", Command.TARE: b"T",
+    requests = {Command.WEIGH: b"W", Command.ZERO: b"Z", Command.TARE: b"T",
                  Command.CLEAR_TARE: b"C"}
 
-    def request(self, command: Command) -> bytes | None:
-        return self._REQUESTS.get(command)
 
     def parser(self) -> Toledo8217Parser:
         return Toledo8217Parser()
