@@ -121,7 +121,7 @@ class Cas(ScaleProtocol):
     settings = SerialSettings(9600, 8, "N", 1)
     continuous = True
     reply_timeout_s = 1.0  # silence longer than this counts as no answer
-
+    # no `requests`: a continuous scale takes no commands (zero/tare on its own keys)
 
     def parser(self) -> CasParser:
         return CasParser()

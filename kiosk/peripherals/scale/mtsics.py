@@ -152,7 +152,7 @@ class MtSics(ScaleProtocol):
     command_timeout_s = 5.0  # Z and T wait for stability on the balance
 
     requests = {Command.WEIGH: b"SI\r\n", Command.ZERO: b"Z\r\n", Command.TARE: b"T\r\n",
-                 Command.CLEAR_TARE: b"TAC\r\n"}
+                Command.CLEAR_TARE: b"TAC\r\n"}
     _ACCEPTED = {Command.ZERO: {"Z A"}, Command.TARE: {"T S"}, Command.CLEAR_TARE: {"TAC A"}}
 
 

@@ -167,8 +167,7 @@ class Sma(ScaleProtocol):
     command_timeout_s = 3.0
 
     requests = {Command.WEIGH: b"\nW\r", Command.ZERO: b"\nZ\r", Command.TARE: b"\nT\r",
-                 Command.CLEAR_TARE: b"\nC\r"}
-
+                Command.CLEAR_TARE: b"\nC\r"}
 
     def parser(self) -> SmaParser:
         return SmaParser()

@@ -155,8 +155,7 @@ class Toledo8217(ScaleProtocol):
     command_timeout_s = 2.0
 
     requests = {Command.WEIGH: b"W", Command.ZERO: b"Z", Command.TARE: b"T",
-                 Command.CLEAR_TARE: b"C"}
-
+                Command.CLEAR_TARE: b"C"}
 
     def parser(self) -> Toledo8217Parser:
         return Toledo8217Parser()
